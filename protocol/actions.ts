@@ -1,0 +1,93 @@
+// Action schemas: what clients send to POST /execute_action and in WS `execute` frames.
+import { z } from 'zod';
+
+/** Keys OpenHands clients put inside `args` that carry no meaning here; accepted and ignored. */
+const tolerated = {
+  thought: z.unknown().optional(),
+  confirmation_state: z.unknown().optional(),
+  security_risk: z.unknown().optional(),
+  hidden: z.unknown().optional(),
+};
+
+/** A session name: also used in file names inside the sandbox, so kept to a safe alphabet. */
+export const SessionName = z
+  .string()
+  .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 characters of A-Z a-z 0-9 _ . -');
+
+export const RunArgs = z.strictObject({
+  ...tolerated,
+  command: z.string(),
+  is_input: z.boolean().default(false),
+  blocking: z.boolean().default(false),
+  session: SessionName.default('default'),
+  cwd: z.string().nullable().optional(),
+  is_static: z.boolean().default(false),
+});
+export type RunArgs = z.infer<typeof RunArgs>;
+
+export const ReadArgs = z.strictObject({
+  ...tolerated,
+  path: z.string(),
+  start: z.number().int().default(0),
+  end: z.number().int().default(-1),
+  session: SessionName.default('default'),
+  impl_source: z.unknown().optional(),
+  view_range: z.unknown().optional(),
+});
+export type ReadArgs = z.infer<typeof ReadArgs>;
+
+export const WriteArgs = z.strictObject({
+  ...tolerated,
+  path: z.string(),
+  content: z.string(),
+  start: z.number().int().default(0),
+  end: z.number().int().default(-1),
+  session: SessionName.default('default'),
+});
+export type WriteArgs = z.infer<typeof WriteArgs>;
+
+export const EditArgs = z.strictObject({
+  ...tolerated,
+  path: z.string(),
+  command: z.enum(['view', 'create', 'str_replace', 'insert', 'undo_edit']),
+  file_text: z.string().nullable().optional(),
+  old_str: z.string().nullable().optional(),
+  new_str: z.string().nullable().optional(),
+  insert_line: z.number().int().nullable().optional(),
+  view_range: z.array(z.number().int()).length(2).nullable().optional(),
+  session: SessionName.default('default'),
+  impl_source: z.unknown().optional(),
+});
+export type EditArgs = z.infer<typeof EditArgs>;
+
+/** Args schema per action kind. */
+export const ArgsByKind = { run: RunArgs, read: ReadArgs, write: WriteArgs, edit: EditArgs } as const;
+export type ActionKind = keyof typeof ArgsByKind;
+export const ACTION_KINDS = Object.keys(ArgsByKind) as ActionKind[];
+
+/** The action envelope; `args` is checked against its kind's schema in a second step. */
+export const ActionEnvelope = z.looseObject({
+  action: z.string(),
+  args: z.record(z.string(), z.unknown()).default({}),
+  /** Hard timeout in seconds. */
+  timeout: z.number().positive().nullable().optional(),
+});
+
+export const ExecuteRequest = z.looseObject({
+  action: ActionEnvelope,
+  id: z.string().min(1).max(200).optional(),
+});
+export type ExecuteRequest = z.infer<typeof ExecuteRequest>;
+
+export type Action =
+  | { kind: 'run'; args: RunArgs; timeout?: number }
+  | { kind: 'read'; args: ReadArgs; timeout?: number }
+  | { kind: 'write'; args: WriteArgs; timeout?: number }
+  | { kind: 'edit'; args: EditArgs; timeout?: number };
+
+/** What a client builds: the wire shape of an action. */
+export interface ActionInput {
+  action: ActionKind;
+  args: Record<string, unknown>;
+  timeout?: number | null;
+}

@@ -1,0 +1,20 @@
+// The wire contract shared by server and client: zod schemas and the types inferred from them.
+export {
+  SessionName,
+  RunArgs,
+  ReadArgs,
+  WriteArgs,
+  EditArgs,
+  ArgsByKind,
+  ACTION_KINDS,
+  ActionEnvelope,
+  ExecuteRequest,
+} from './actions.js';
+export type { Action, ActionKind, ActionInput } from './actions.js';
+export { RunMetadata, RunObservation, ErrorObservation, Observation } from './observations.js';
+export { HTTP_STATUS, ErrorBody } from './errors.js';
+export type { ErrorCode } from './errors.js';
+export { ClientFrame, ServerFrame } from './ws.js';
+
+/** Default port the server listens on. */
+export const DEFAULT_PORT = 60000;

@@ -1,0 +1,30 @@
+// Makes a checkout runnable: installs dependencies when missing or stale, builds when the
+// sources are newer than dist/. Used by `npm start` and `npm test` so both work on a fresh clone.
+import { execSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+const root = new URL('..', import.meta.url).pathname;
+const run = (cmd) => execSync(cmd, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+const mtime = (p) => (existsSync(p) ? statSync(p).mtimeMs : 0);
+
+function newest(dir) {
+  let t = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, entry.name);
+    t = Math.max(t, entry.isDirectory() ? newest(p) : statSync(p).mtimeMs);
+  }
+  return t;
+}
+
+const marker = join(root, 'node_modules', '.package-lock.json');
+if (mtime(marker) < mtime(join(root, 'package-lock.json')) || !existsSync(join(root, 'node_modules', 'node-pty'))) {
+  console.error('[runtime-client] installing dependencies (npm ci)');
+  run('npm ci --no-audit --no-fund');
+}
+
+const sources = Math.max(...['protocol', 'server', 'client'].map((d) => newest(join(root, d))), mtime(join(root, 'tsconfig.json')));
+if (mtime(join(root, 'dist', 'server', 'cli.js')) < sources) {
+  console.error('[runtime-client] building (npm run build)');
+  run('npm run build --silent');
+}

@@ -1,0 +1,106 @@
+#!/usr/bin/env node
+// `runtime-client`: serve (the default), or `probe` for health checks.
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { DEFAULTS, envNumber, type ServerConfig } from './config.js';
+import { createLogger } from './logger.js';
+import { startServer } from './server.js';
+import { VERSION } from './version.js';
+
+const HELP = `runtime-client ${VERSION}: an action execution server for sandboxes
+
+Usage:
+  runtime-client [options]           serve the protocol (HTTP + WebSocket)
+  runtime-client probe [--port N]    exit 0 iff /alive answers 200 within 2 s
+
+Options:
+  --host ADDR           listen address (default ${DEFAULTS.host})
+  --port N              listen port, 0 for any free one (default ${DEFAULTS.port})
+  --working-dir DIR     where sessions start (default: the current directory)
+  --username NAME       run shells as this user (server must be root)
+  --shell PATH          bash to run (default ${DEFAULTS.shell})
+  --log-level LEVEL     trace, debug, info, warn, error (default ${DEFAULTS.logLevel})
+  --api-key-file FILE   read the API key from FILE instead of SESSION_API_KEY
+  --max-body-mb N       JSON body limit in MiB (default ${DEFAULTS.maxBodyMb})
+  -h, --help            show this help
+  -v, --version         print the version
+
+Environment:
+  SESSION_API_KEY              key required in X-Session-API-Key (unset: open, with a warning)
+  NO_CHANGE_TIMEOUT_SECONDS    soft timeout for commands without new output (default ${DEFAULTS.noChangeTimeoutSeconds})
+  MAX_OUTPUT_CHARS             output longer than this is truncated (default ${DEFAULTS.maxOutputChars})
+`;
+
+class UsageError extends Error {}
+
+function portOf(raw: string | undefined, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be an integer from 0 to 65535, got ${JSON.stringify(raw)}`);
+  return port;
+}
+
+async function probe(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { port: { type: 'string' }, host: { type: 'string' } } });
+  const port = portOf(values.port, DEFAULTS.port);
+  try {
+    const res = await fetch(`http://${values.host ?? '127.0.0.1'}:${port}/alive`, { signal: AbortSignal.timeout(2000) });
+    return res.status === 200 ? 0 : 1;
+  } catch {
+    return 1;
+  }
+}
+
+async function serve(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      host: { type: 'string' },
+      port: { type: 'string' },
+      'working-dir': { type: 'string' },
+      username: { type: 'string' },
+      shell: { type: 'string' },
+      'log-level': { type: 'string' },
+      'api-key-file': { type: 'string' },
+      'max-body-mb': { type: 'string' },
+    },
+  });
+  const env = process.env;
+  const maxBodyMb = values['max-body-mb'] === undefined ? DEFAULTS.maxBodyMb : Number(values['max-body-mb']);
+  if (!(maxBodyMb > 0)) throw new UsageError(`--max-body-mb must be a positive number, got ${JSON.stringify(values['max-body-mb'])}`);
+  const config: ServerConfig = {
+    host: values.host ?? DEFAULTS.host,
+    port: portOf(values.port, DEFAULTS.port),
+    workingDir: resolve(values['working-dir'] ?? process.cwd()),
+    username: values.username,
+    shell: values.shell ?? DEFAULTS.shell,
+    logLevel: values['log-level'] ?? DEFAULTS.logLevel,
+    apiKey: values['api-key-file'] ? readFileSync(values['api-key-file'], 'utf8').trim() : env.SESSION_API_KEY || undefined,
+    noChangeTimeoutSeconds: envNumber(env, 'NO_CHANGE_TIMEOUT_SECONDS', DEFAULTS.noChangeTimeoutSeconds),
+    maxOutputChars: Math.floor(envNumber(env, 'MAX_OUTPUT_CHARS', DEFAULTS.maxOutputChars)),
+    maxBodyMb,
+  };
+  const log = createLogger(config.logLevel);
+  const server = await startServer(config, log);
+  const stop = (signal: string) => {
+    log.info({ signal }, 'shutting down');
+    setTimeout(() => process.exit(0), 4000).unref();
+    server.close().then(() => process.exit(0));
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+}
+
+async function main(argv: string[]): Promise<void> {
+  if (argv.includes('-h') || argv.includes('--help')) return void process.stdout.write(HELP);
+  if (argv.includes('-v') || argv.includes('--version')) return void process.stdout.write(VERSION + '\n');
+  if (argv[0] === 'probe') process.exit(await probe(argv.slice(1)));
+  await serve(argv);
+}
+
+main(process.argv.slice(2)).catch((e: Error) => {
+  const usage = e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+  process.stderr.write(`runtime-client: ${e.message}\n${usage ? "Try 'runtime-client --help'.\n" : ''}`);
+  process.exit(usage ? 2 : 1);
+});

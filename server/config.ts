@@ -1,0 +1,46 @@
+// Server settings: CLI flags, then environment, then defaults. Every unit is in the name.
+import { ApiError } from './errors.js';
+
+export interface ServerConfig {
+  /** Listen address. Default 0.0.0.0. */
+  host: string;
+  /** Listen port; 0 picks a free one. Default 60000. */
+  port: number;
+  /** Where sessions start. Default: the process's cwd. */
+  workingDir: string;
+  /** Run shells as this user (the server must be root to switch). Default: the server's user. */
+  username?: string;
+  /** Path of bash. Default /bin/bash. */
+  shell: string;
+  /** pino level. Default info. */
+  logLevel: string;
+  /** Required in X-Session-API-Key when set (env SESSION_API_KEY or --api-key-file). */
+  apiKey?: string;
+  /** Env NO_CHANGE_TIMEOUT_SECONDS: a non-blocking command returns after this long without output. Default 10. */
+  noChangeTimeoutSeconds: number;
+  /** Env MAX_OUTPUT_CHARS: longer `content` is truncated (head and tail kept). Default 30000. */
+  maxOutputChars: number;
+  /** JSON bodies above this many MiB get 413. Default 10. */
+  maxBodyMb: number;
+}
+
+export const DEFAULTS = {
+  host: '0.0.0.0',
+  port: 60000,
+  shell: '/bin/bash',
+  logLevel: 'info',
+  noChangeTimeoutSeconds: 10,
+  maxOutputChars: 30000,
+  maxBodyMb: 10,
+} as const;
+
+/** Reads a positive number from the environment, with a clear error for anything else. */
+export function envNumber(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new ApiError('bad_request', `${name} must be a positive number, got ${JSON.stringify(raw)}`);
+  }
+  return value;
+}

@@ -1,0 +1,98 @@
+// The HTTP routes of PROTOCOL.md on express: health, server info, actions.
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { statfsSync } from 'node:fs';
+import { ApiError } from '../errors.js';
+import type { Executor } from '../actions/executor.js';
+import type { SessionPool } from '../shell/pool.js';
+import type { Logger } from '../logger.js';
+
+export interface AppContext {
+  executor: Executor;
+  pool: SessionPool;
+  log: Logger;
+  version: string;
+  workingDir: string;
+  maxBodyMb: number;
+  checkKey: (given: unknown) => boolean;
+  /** True once the default session is ready. */
+  isReady: () => boolean;
+}
+
+export function createApp(ctx: AppContext): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  const json = express.json({ limit: `${ctx.maxBodyMb}mb`, type: () => true });
+
+  app.get('/alive', (_req, res) => {
+    if (ctx.isReady()) res.json({ status: 'ok', version: ctx.version });
+    else res.status(503).json({ status: 'not initialized' });
+  });
+
+  app.use((req, _res, next) => {
+    if (!ctx.checkKey(req.get('x-session-api-key'))) {
+      next(new ApiError('unauthorized', 'missing or wrong X-Session-API-Key header'));
+    } else next();
+  });
+
+  app.get('/server_info', (_req, res) => {
+    res.json({
+      version: ctx.version,
+      uptime: process.uptime(),
+      idle_time: (Date.now() - ctx.executor.lastFinishedAt) / 1000,
+      sessions: ctx.pool.list(),
+      resources: resources(ctx.workingDir),
+    });
+  });
+
+  app.post('/execute_action', json, async (req, res, next) => {
+    try {
+      const { id, action } = ctx.executor.parse(req.body, req.get('x-request-id'));
+      const record = ctx.executor.submit(id, action);
+      res.json(await record.done);
+    } catch (e) {
+      next(e);
+    }
+  });
+
+  app.get('/actions/:id', async (req, res, next) => {
+    const record = ctx.executor.get(req.params.id);
+    if (!record) return next(new ApiError('not_found', `no action with id ${JSON.stringify(req.params.id)} is known`));
+    res.json(await record.done);
+  });
+
+  app.use((req, _res, next) => next(new ApiError('not_found', `no route ${req.method} ${req.path}`)));
+
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const error = toApiError(err, ctx.maxBodyMb);
+    if (error.code === 'internal') ctx.log.error({ err }, 'request failed');
+    res.status(error.status).json(error.toBody());
+  });
+  return app;
+}
+
+/** Maps body-parser and unknown errors onto the protocol's codes. */
+function toApiError(err: unknown, maxBodyMb: number): ApiError {
+  if (err instanceof ApiError) return err;
+  const type = (err as { type?: string }).type;
+  if (type === 'entity.too.large') return new ApiError('payload_too_large', `the request body is larger than ${maxBodyMb} MiB`);
+  if (type === 'entity.parse.failed') return new ApiError('bad_request', `the request body is not valid JSON: ${(err as Error).message}`);
+  if (type && (err as { status?: number }).status === 400) return new ApiError('bad_request', (err as Error).message);
+  return new ApiError('internal', 'internal error: ' + (err as Error).message);
+}
+
+function resources(dir: string) {
+  const cpu = process.cpuUsage();
+  let disk: { total_bytes: number; free_bytes: number } | null = null;
+  try {
+    const s = statfsSync(dir);
+    disk = { total_bytes: s.blocks * s.bsize, free_bytes: s.bavail * s.bsize };
+  } catch {
+    // working dir gone
+  }
+  return {
+    cpu: { user_seconds: cpu.user / 1e6, system_seconds: cpu.system / 1e6 },
+    memory: { rss_bytes: process.memoryUsage.rss() },
+    disk,
+  };
+}

@@ -1,0 +1,143 @@
+// GET /ws: `execute` and `attach` frames; output chunks in seq order, then the observation.
+// A dropped socket never stops a command: its output stays attachable by id.
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { ClientFrame, type ServerFrame } from '../../protocol/index.js';
+import { ApiError, validationError } from '../errors.js';
+import type { Executor } from '../actions/executor.js';
+import type { ActionRecord, Subscriber } from '../actions/record.js';
+import type { Logger } from '../logger.js';
+
+/** Past this many bytes queued on a socket, output waits until the socket drains. */
+const HIGH_WATER_BYTES = 4 * 1024 * 1024;
+/** A socket without the key header must send an auth frame this soon, in ms. */
+const AUTH_TIMEOUT_MS = 5000;
+
+export interface WsContext {
+  executor: Executor;
+  log: Logger;
+  checkKey: (given: unknown) => boolean;
+  maxBodyMb: number;
+}
+
+export function attachWebSocket(server: Server, ctx: WsContext): WebSocketServer {
+  const wss = new WebSocketServer({ noServer: true, maxPayload: ctx.maxBodyMb * 1024 * 1024 });
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const path = (req.url ?? '').split('?')[0];
+    if (path !== '/ws') return reject(socket, 404, 'Not Found');
+    const header = req.headers['x-session-api-key'];
+    if (header !== undefined && !ctx.checkKey(header)) return reject(socket, 401, 'Unauthorized');
+    wss.handleUpgrade(req, socket, head, (ws) => new Connection(ws, ctx, header !== undefined || ctx.checkKey(undefined)));
+  });
+  return wss;
+}
+
+function reject(socket: Duplex, status: number, text: string): void {
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}
+
+/** One client socket and the actions it follows. */
+class Connection {
+  private readonly following = new Map<string, { record: ActionRecord; sub: Subscriber }>();
+  private readonly authTimer: NodeJS.Timeout | null;
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly ctx: WsContext,
+    private authed: boolean,
+  ) {
+    const timer = (this.authTimer = authed
+      ? null
+      : setTimeout(() => {
+          this.send({ type: 'error', error: { code: 'unauthorized', message: `no auth frame within ${AUTH_TIMEOUT_MS / 1000} s` } });
+          ws.close(4401, 'unauthorized');
+        }, AUTH_TIMEOUT_MS));
+    ws.on('message', (data, isBinary) => this.onMessage(isBinary ? null : data.toString()));
+    ws.on('close', () => {
+      if (timer) clearTimeout(timer);
+      for (const { record, sub } of this.following.values()) record.unsubscribe(sub);
+      this.following.clear();
+    });
+    ws.on('error', (err) => ctx.log.debug({ err }, 'websocket error'));
+  }
+
+  private onMessage(text: string | null): void {
+    let frame: ClientFrame;
+    try {
+      if (text === null) throw new ApiError('bad_request', 'frames must be JSON text, not binary');
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch (e) {
+        throw new ApiError('bad_request', `the frame is not valid JSON: ${(e as Error).message}`);
+      }
+      const result = ClientFrame.safeParse(parsed);
+      if (!result.success) throw validationError(result.error, '');
+      frame = result.data;
+      if (frame.type === 'auth') {
+        if (!this.ctx.checkKey(frame.key)) {
+          this.send({ type: 'error', error: { code: 'unauthorized', message: 'wrong key' } });
+          this.ws.close(4401, 'unauthorized');
+          return;
+        }
+        this.authed = true;
+        if (this.authTimer) clearTimeout(this.authTimer);
+        return;
+      }
+      if (!this.authed) throw new ApiError('unauthorized', 'send {"type":"auth","key":...} first');
+      if (frame.type === 'execute') {
+        const { id, action } = this.ctx.executor.parse({ action: frame.action, id: frame.id });
+        this.follow(this.ctx.executor.submit(id, action), 0);
+      } else {
+        const record = this.ctx.executor.get(frame.id);
+        if (!record) throw new ApiError('not_found', `no action with id ${JSON.stringify(frame.id)} is known`);
+        this.follow(record, frame.from_seq);
+      }
+    } catch (e) {
+      const error = e instanceof ApiError ? e : new ApiError('internal', (e as Error).message);
+      const id = (() => {
+        try {
+          return (JSON.parse(text ?? 'null') as { id?: unknown })?.id;
+        } catch {
+          return undefined;
+        }
+      })();
+      this.send({ type: 'error', ...(typeof id === 'string' ? { id } : {}), error: error.toBody().error });
+    }
+  }
+
+  private follow(record: ActionRecord, fromSeq: number): void {
+    const previous = this.following.get(record.id);
+    if (previous) previous.record.unsubscribe(previous.sub);
+    const id = record.id;
+    const ws = this.ws;
+    const sub: Subscriber = {
+      output: (seq, data) => {
+        const frame = JSON.stringify({ type: 'output', id, seq, data });
+        if (ws.bufferedAmount + frame.length > HIGH_WATER_BYTES) {
+          ws.send(frame, () => record.resume(sub));
+          return false;
+        }
+        ws.send(frame);
+        return true;
+      },
+      gap: (from, to) =>
+        this.send({
+          type: 'error',
+          id,
+          error: { code: 'not_found', message: `output chunks ${from} to ${to - 1} are no longer retained; continuing from ${to}` },
+        }),
+      observation: (observation) => {
+        this.following.delete(id);
+        this.send({ type: 'observation', id, observation });
+      },
+    };
+    this.following.set(id, { record, sub });
+    record.subscribe(sub, fromSeq);
+  }
+
+  private send(frame: ServerFrame): void {
+    if (this.ws.readyState === this.ws.OPEN) this.ws.send(JSON.stringify(frame));
+  }
+}

@@ -1,0 +1,114 @@
+// Starting and stopping one runtime-client server: sessions, actions, HTTP and WS on one port.
+import { createServer, type Server } from 'node:http';
+import { mkdirSync, mkdtempSync, rmSync, chmodSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { ActionStore } from './actions/store.js';
+import { Executor } from './actions/executor.js';
+import { createApp } from './http/app.js';
+import { keyChecker } from './http/auth.js';
+import { attachWebSocket } from './http/ws.js';
+import { SessionPool } from './shell/pool.js';
+import type { ServerConfig } from './config.js';
+import type { Logger } from './logger.js';
+import { currentUser, lookupUser } from './users.js';
+import { VERSION } from './version.js';
+
+export interface RunningServer {
+  /** The port actually bound (useful with port 0). */
+  port: number;
+  /** Resolves when the default session is ready (and /alive answers 200). */
+  ready: Promise<void>;
+  /** Stops accepting, ends every session's processes, removes the runtime dir. */
+  close(): Promise<void>;
+}
+
+/** Variables the shell must not inherit from the server. */
+const PRIVATE_ENV = ['SESSION_API_KEY', 'NO_CHANGE_TIMEOUT_SECONDS', 'MAX_OUTPUT_CHARS', 'RUNTIME_CLIENT_BUILD_VERSION'];
+
+export async function startServer(config: ServerConfig, log: Logger): Promise<RunningServer> {
+  const user = config.username ? lookupUser(config.username) : currentUser();
+  const switching = user.uid !== process.getuid?.();
+  if (switching && process.getuid?.() !== 0) {
+    throw new Error(`--username ${user.name} needs the server to run as root (it runs as uid ${process.getuid?.()})`);
+  }
+  if (switching) (process as unknown as { initgroups(u: string, g: number): void }).initgroups(user.name, user.gid); // sessions get the user's groups, not root's
+
+  const runtimeDir = mkdtempSync(join(tmpdir(), 'runtime-client-'));
+  chmodSync(runtimeDir, 0o711);
+  mkdirSync(join(runtimeDir, 'sessions'), { mode: 0o711 });
+  mkdirSync(join(runtimeDir, 'static'), { mode: 0o711 });
+
+  const env = sessionEnv(process.env, user);
+  const pool = new SessionPool({
+    shell: config.shell,
+    cwd: config.workingDir,
+    env,
+    user: switching ? user : undefined,
+    runtimeDir,
+    noChangeTimeoutSeconds: config.noChangeTimeoutSeconds,
+    maxOutputChars: config.maxOutputChars,
+    username: user.name,
+    hostname: hostname(),
+  });
+  const executor = new Executor(pool, new ActionStore(), log);
+  const checkKey = keyChecker(config.apiKey);
+  if (!config.apiKey) log.warn('SESSION_API_KEY is not set: every route is open to anyone who can reach the port');
+
+  let isReady = false;
+  const app = createApp({
+    executor,
+    pool,
+    log,
+    version: VERSION,
+    workingDir: config.workingDir,
+    maxBodyMb: config.maxBodyMb,
+    checkKey,
+    isReady: () => isReady,
+  });
+  const server: Server = createServer(app);
+  server.keepAliveTimeout = 65_000;
+  const wss = attachWebSocket(server, { executor, log, checkKey, maxBodyMb: config.maxBodyMb });
+
+  const defaultSession = pool.get('default');
+  const ready = defaultSession.ready.then(() => {
+    isReady = true;
+    log.info({ shellPid: defaultSession.pid }, 'default session ready');
+  });
+  ready.catch((err) => log.error({ err }, 'the default session could not start'));
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  log.info({ host: config.host, port, version: VERSION, workingDir: config.workingDir, user: user.name }, 'listening');
+
+  let closing: Promise<void> | null = null;
+  return {
+    port,
+    ready,
+    close: () =>
+      (closing ??= (async () => {
+        server.close();
+        for (const client of wss.clients) client.terminate();
+        server.closeAllConnections();
+        pool.closeAll();
+        rmSync(runtimeDir, { recursive: true, force: true });
+      })()),
+  };
+}
+
+/** The shell's environment: the server's, minus its secrets, with sane terminal defaults. */
+function sessionEnv(parent: NodeJS.ProcessEnv, user: { name: string; home: string }): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(parent)) if (v !== undefined && !PRIVATE_ENV.includes(k)) env[k] = v;
+  env.HOME = user.home;
+  env.USER = env.LOGNAME = user.name;
+  env.TERM ??= 'xterm-256color';
+  env.PAGER = 'cat';
+  env.GIT_PAGER = 'cat';
+  if (!env.LANG && !env.LC_ALL) env.LANG = 'C.UTF-8';
+  return env;
+}
