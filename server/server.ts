@@ -40,7 +40,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   mkdirSync(join(runtimeDir, 'sessions'), { mode: 0o711 });
   mkdirSync(join(runtimeDir, 'static'), { mode: 0o711 });
 
-  const env = sessionEnv(process.env, user);
+  const env = sessionEnv(process.env, user, switching);
   const pool = new SessionPool({
     shell: config.shell,
     cwd: config.workingDir,
@@ -101,11 +101,12 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
 }
 
 /** The shell's environment: the server's, minus its secrets, with sane terminal defaults. */
-function sessionEnv(parent: NodeJS.ProcessEnv, user: { name: string; home: string }): Record<string, string> {
+function sessionEnv(parent: NodeJS.ProcessEnv, user: { name: string; home: string }, switching: boolean): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(parent)) if (v !== undefined && !PRIVATE_ENV.includes(k)) env[k] = v;
-  env.HOME = user.home;
-  env.USER = env.LOGNAME = user.name;
+  // Another user gets their own identity; the server's own user keeps the HOME it was given.
+  if (switching || !env.HOME) env.HOME = user.home;
+  if (switching || !env.USER) env.USER = env.LOGNAME = user.name;
   env.TERM ??= 'xterm-256color';
   env.PAGER = 'cat';
   env.GIT_PAGER = 'cat';

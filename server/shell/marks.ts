@@ -10,6 +10,8 @@ const FIELD = '\x1f';
 const MAX_MARK = 8192;
 
 export interface Mark {
+  /** `P` from PROMPT_COMMAND (authoritative), `S` from PS1 (the fallback when PROMPT_COMMAND was replaced). */
+  source: 'P' | 'S';
   exitCode: number;
   pythonPath: string | null;
   cwd: string;
@@ -17,27 +19,29 @@ export interface Mark {
 
 /**
  * The rc file the session's bash reads: the user's usual rc files first, then the hooks, so
- * nothing the user's files set can displace them. The mark lives in PS1 (with `$?` expanded at
- * prompt time, which bash preserves across PROMPT_COMMAND) and PROMPT_COMMAND puts PS1 back each
- * prompt, so a command that rewrites one of the two (a virtualenv's activate) still completes.
- * Everything here must survive `set -euo pipefail` in the session.
+ * nothing the user's files set can displace them. Each prompt prints two marks: PROMPT_COMMAND
+ * prints one with the exit status it captured first thing (`$?` in PS1 is stale after a parse
+ * error), and PS1 carries a second one, used only when a command replaced PROMPT_COMMAND.
+ * PROMPT_COMMAND also puts PS1 back, so a command that rewrites PS1 (a virtualenv's activate)
+ * leaves no prompt text in the output. Everything here must survive `set -euo pipefail`.
  */
 export function rcScript(nonce: string): string {
   return `# runtime-client session hooks (generated)
 [ -r /etc/bash.bashrc ] && . /etc/bash.bashrc
 [ -r "$HOME/.bashrc" ] && . "$HOME/.bashrc"
 set +o history +H 2>/dev/null || :
-__rc_ps1=$'${MARK_START}${nonce};'"\\\${?};\\\${__rc_py-}"$'${FIELD}'"\\\${PWD}"$'${MARK_END}'
+__rc_ps1=$'${MARK_START}${nonce};S;'"\\\${?};\\\${__rc_py-}"$'${FIELD}'"\\\${PWD}"$'${MARK_END}'
 __rc_prompt() {
   hash python 2>/dev/null || hash python3 2>/dev/null || :
   __rc_py=\${BASH_CMDS[python]-\${BASH_CMDS[python3]-}}
+  builtin printf '${MARK_START}%s;P;%s;%s${FIELD}%s${MARK_END}' '${nonce}' "\${__rc_ec-0}" "\$__rc_py" "\$PWD" >&2
   PS1=$__rc_ps1 PS2='' PS0=''
 }
 if [[ "$(declare -p PROMPT_COMMAND 2>/dev/null)" == "declare -a"* ]]; then
-  PROMPT_COMMAND+=(__rc_prompt)
+  PROMPT_COMMAND=('__rc_ec=$?' "\${PROMPT_COMMAND[@]}" __rc_prompt)
 else
   __rc_nl=$'\\n'
-  PROMPT_COMMAND="\${PROMPT_COMMAND:+\$PROMPT_COMMAND\$__rc_nl}__rc_prompt"
+  PROMPT_COMMAND="__rc_ec=\\$?\${__rc_nl}\${PROMPT_COMMAND:+\$PROMPT_COMMAND\$__rc_nl}__rc_prompt"
 fi
 PS1=$__rc_ps1 PS2='' PS0=''
 `;
@@ -111,16 +115,19 @@ export class MarkScanner {
   }
 
   private parse(body: string): Mark | null {
-    // nonce;exit;python<US>cwd
-    const semi1 = body.indexOf(';');
-    if (semi1 === -1 || body.slice(0, semi1) !== this.nonce) return null;
+    // nonce;P|S;exit;python<US>cwd
+    const head = this.nonce + ';';
+    if (!body.startsWith(head)) return null;
+    const source = body[head.length];
+    if ((source !== 'P' && source !== 'S') || body[head.length + 1] !== ';') return null;
+    const semi1 = head.length + 1;
     const semi2 = body.indexOf(';', semi1 + 1);
     const sep = body.indexOf(FIELD, semi2 + 1);
     if (semi2 === -1 || sep === -1) return null;
     const exitCode = Number(body.slice(semi1 + 1, semi2));
     if (!Number.isInteger(exitCode)) return null;
     const py = body.slice(semi2 + 1, sep);
-    return { exitCode, pythonPath: py || null, cwd: body.slice(sep + 1) };
+    return { source, exitCode, pythonPath: py || null, cwd: body.slice(sep + 1) };
   }
 }
 

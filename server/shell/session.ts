@@ -63,6 +63,7 @@ export class ShellSession extends EventEmitter<ShellEvents> {
   private commandFile: string | null = null;
   private commandCount = 0;
   private started: () => void = () => {};
+  private afterP = false;
 
   constructor(private readonly options: ShellOptions) {
     super();
@@ -180,6 +181,12 @@ export class ShellSession extends EventEmitter<ShellEvents> {
   }
 
   private onMark(mark: Mark): void {
+    // Each prompt prints P then S; an S right after a P is the same prompt.
+    if (mark.source === 'P') this.afterP = true;
+    else if (this.afterP) {
+      this.afterP = false;
+      return;
+    }
     this.cwd = mark.cwd;
     this.pythonPath = mark.pythonPath;
     if (this.state === 'starting') {
