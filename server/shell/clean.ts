@@ -7,7 +7,7 @@ const ESCAPES =
 /** C0 controls other than TAB, LF and CR (stray ESC included), DEL, and C1 controls. */
 const CONTROLS = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]/g;
 /** An escape sequence that may still be incomplete at the end of a chunk. */
-const TAIL = /(?:\x1b(?:\[[0-?]*[ -/]*|\][^\x07\x1b]*|[PX^_][^\x1b]*|[ -/]*)?|\r)$/;
+const TAIL = /(?:\x1b(?:\[[0-?]*[ -/]*|\][^\x07\x1b]*\x1b?|[PX^_][^\x1b]*\x1b?|[ -/]*)?|\r)$/;
 /** An unterminated sequence longer than this is dropped rather than carried forever. */
 const MAX_CARRY = 4096;
 

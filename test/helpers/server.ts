@@ -27,6 +27,8 @@ export interface StartOptions {
   env?: Record<string, string>;
   args?: string[];
   key?: string | null;
+  /** Return once listening, before /alive answers 200. */
+  skipWait?: boolean;
 }
 
 export async function startServer(opts: StartOptions = {}): Promise<TestServer> {
@@ -85,7 +87,7 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
       return exited;
     },
   };
-  await waitAlive(url);
+  if (!opts.skipWait) await waitAlive(url);
   return server;
 }
 

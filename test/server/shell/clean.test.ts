@@ -1,0 +1,29 @@
+// Cleaning terminal output for `content`.
+import { describe, expect, it } from 'vitest';
+import { TextCleaner, clean } from '../../../server/shell/clean.js';
+
+describe('clean', () => {
+  it('removes CSI, OSC and charset escapes and folds CRLF', () => {
+    expect(clean('\x1b[1;31mred\x1b[0m\r\n\x1b]0;title\x07\x1b(Bok\r\n')).toBe('red\nok\n');
+  });
+
+  it('drops stray control bytes but keeps tabs and a lone CR', () => {
+    expect(clean('a\x00b\x08c\td\re\x1b')).toBe('abc\td\re');
+  });
+});
+
+describe('TextCleaner', () => {
+  it('handles an escape or a CRLF split across chunks at every point', () => {
+    const whole = 'one\r\n\x1b[38;5;196mtwo\x1b[0m\r\n\x1b]8;;http://x\x1b\\link\x1b]8;;\x1b\\\r\n';
+    for (let i = 1; i < whole.length; i++) {
+      const cleaner = new TextCleaner();
+      const text = cleaner.push(whole.slice(0, i)) + cleaner.push(whole.slice(i)) + cleaner.flush();
+      expect(text, `split at ${i}`).toBe('one\ntwo\nlink\n');
+    }
+  });
+
+  it('keeps a trailing CR at the very end', () => {
+    const cleaner = new TextCleaner();
+    expect(cleaner.push('progress\r') + cleaner.flush()).toBe('progress\r');
+  });
+});
