@@ -1,11 +1,19 @@
-// Makes a checkout runnable: installs dependencies when missing or stale, builds when the
-// sources are newer than dist/. Used by `npm start` and `npm test` so both work on a fresh clone.
+// Makes a checkout runnable: installs dependencies when missing or stale (always with --install),
+// builds when the
+// sources are newer than dist/. Used by `npm start`, `npm test` and CI, so all work on a fresh clone.
 import { execSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
-const run = (cmd) => execSync(cmd, { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+
+// node-pty compiles against Node's headers; use the ones installed beside this node (Debian's
+// /usr/include/node, or an official tarball's include/) so node-gyp never downloads them.
+const prefix = dirname(dirname(process.execPath));
+const env = { ...process.env };
+if (!env.npm_config_nodedir && existsSync(join(prefix, 'include', 'node', 'node.h'))) env.npm_config_nodedir = prefix;
+
+const run = (cmd) => execSync(cmd, { cwd: root, env, stdio: ['ignore', 'inherit', 'inherit'] });
 const mtime = (p) => (existsSync(p) ? statSync(p).mtimeMs : 0);
 
 function newest(dir) {
@@ -18,7 +26,7 @@ function newest(dir) {
 }
 
 const marker = join(root, 'node_modules', '.package-lock.json');
-if (mtime(marker) < mtime(join(root, 'package-lock.json')) || !existsSync(join(root, 'node_modules', 'node-pty'))) {
+if (process.argv.includes('--install') || mtime(marker) < mtime(join(root, 'package-lock.json')) || !existsSync(join(root, 'node_modules', 'node-pty'))) {
   console.error('[runtime-client] installing dependencies (npm ci)');
   run('npm ci --no-audit --no-fund');
 }
