@@ -1,6 +1,6 @@
 // Makes a checkout runnable: installs dependencies when missing or stale (always with --install),
-// builds when the
-// sources are newer than dist/. Used by `npm start`, `npm test` and CI, so all work on a fresh clone.
+// builds when the sources are newer than dist/. Used by `npm start`, `npm test` and CI, so all
+// work on a fresh clone.
 import { execSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -17,6 +17,7 @@ const run = (cmd) => execSync(cmd, { cwd: root, env, stdio: ['ignore', 'inherit'
 const mtime = (p) => (existsSync(p) ? statSync(p).mtimeMs : 0);
 
 function newest(dir) {
+  if (!existsSync(dir)) return 0;
   let t = 0;
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const p = join(dir, entry.name);
