@@ -1,9 +1,10 @@
 // One action as the server remembers it: its observation once known, and its raw output chunks
 // (seq-numbered, a bounded window) for WebSocket subscribers that attach now or later.
 import type { Observation } from '../../protocol/index.js';
+import { OutputWindow } from './window.js';
 
-/** The most raw output one action keeps for late subscribers, in characters. */
-export const OUTPUT_WINDOW_CHARS = 8 * 1024 * 1024;
+/** The most raw output one action keeps for late subscribers, in bytes. */
+export const OUTPUT_WINDOW_BYTES = 8 * 1024 * 1024;
 
 /** Someone streaming this action's output (a WebSocket). */
 export interface Subscriber {
@@ -25,10 +26,7 @@ export class ActionRecord {
   observation: Observation | null = null;
   readonly done: Promise<Observation>;
 
-  private chunks: string[] = [];
-  private firstSeq = 0;
-  private nextSeq = 0;
-  private chars = 0;
+  private readonly window = new OutputWindow(OUTPUT_WINDOW_BYTES);
   private readonly subscribers = new Map<Subscriber, Cursor>();
   private resolve!: (o: Observation) => void;
 
@@ -40,16 +38,13 @@ export class ActionRecord {
     this.done = new Promise((resolve) => (this.resolve = resolve));
   }
 
-  /** Characters of raw output still held. */
-  get retainedChars(): number {
-    return this.chars;
+  /** Bytes of raw output still held. */
+  get retainedBytes(): number {
+    return this.window.size;
   }
 
   pushOutput(data: string): void {
-    this.chunks.push(data);
-    this.nextSeq++;
-    this.chars += data.length;
-    while (this.chars > OUTPUT_WINDOW_CHARS && this.chunks.length > 1) this.dropOldest();
+    this.window.push(data);
     for (const [sub, cursor] of this.subscribers) this.pump(sub, cursor);
   }
 
@@ -82,25 +77,21 @@ export class ActionRecord {
 
   /** Frees the output window (the observation stays). */
   dropOutput(): void {
-    while (this.chunks.length) this.dropOldest();
-  }
-
-  private dropOldest(): void {
-    this.chars -= this.chunks.shift()!.length;
-    this.firstSeq++;
+    this.window.clear();
   }
 
   private pump(sub: Subscriber, cursor: Cursor): void {
-    while (!cursor.paused && cursor.next < this.nextSeq) {
-      if (cursor.next < this.firstSeq) {
-        sub.gap(cursor.next, this.firstSeq);
-        cursor.next = this.firstSeq;
+    const w = this.window;
+    while (!cursor.paused && cursor.next < w.nextSeq) {
+      if (cursor.next < w.firstSeq) {
+        sub.gap(cursor.next, w.firstSeq);
+        cursor.next = w.firstSeq;
         continue;
       }
       const seq = cursor.next++;
-      if (!sub.output(seq, this.chunks[seq - this.firstSeq]!)) cursor.paused = true;
+      if (!sub.output(seq, w.get(seq))) cursor.paused = true;
     }
-    if (!cursor.paused && cursor.next >= this.nextSeq && this.observation) {
+    if (!cursor.paused && cursor.next >= w.nextSeq && this.observation) {
       this.subscribers.delete(sub);
       sub.observation(this.observation);
     }

@@ -8,8 +8,8 @@ export interface StoreLimits {
   keepMs?: number;
   /** Never more finished actions than this, whatever their age. Default 10000. */
   maxCount?: number;
-  /** Raw output kept across all finished actions, in characters. Default 64 Mi. */
-  maxOutputChars?: number;
+  /** Raw output kept across all finished actions, in bytes. Default 64 MiB. */
+  maxOutputBytes?: number;
 }
 
 export class ActionStore {
@@ -19,13 +19,13 @@ export class ActionStore {
   private readonly keepCount: number;
   private readonly keepMs: number;
   private readonly maxCount: number;
-  private readonly maxOutputChars: number;
+  private readonly maxOutputBytes: number;
 
   constructor(limits: StoreLimits = {}) {
     this.keepCount = limits.keepCount ?? 1000;
     this.keepMs = limits.keepMs ?? 15 * 60 * 1000;
     this.maxCount = limits.maxCount ?? 10000;
-    this.maxOutputChars = limits.maxOutputChars ?? 64 * 1024 * 1024;
+    this.maxOutputBytes = limits.maxOutputBytes ?? 64 * 1024 * 1024;
   }
 
   get(id: string): ActionRecord | undefined {
@@ -59,11 +59,11 @@ export class ActionStore {
       drop++;
     }
     if (drop) this.finished = this.finished.slice(drop);
-    let chars = 0;
+    let bytes = 0;
     for (let i = this.finished.length - 1; i >= 0; i--) {
       const r = this.records.get(this.finished[i]!)!;
-      chars += r.retainedChars;
-      if (chars > this.maxOutputChars) r.dropOutput();
+      bytes += r.retainedBytes;
+      if (bytes > this.maxOutputBytes) r.dropOutput();
     }
   }
 }

@@ -1,0 +1,36 @@
+// The byte ring holding an action's recent raw output for late subscribers.
+import { describe, expect, it } from 'vitest';
+import { OutputWindow } from '../../../server/actions/window.js';
+
+describe('OutputWindow', () => {
+  it('returns every retained chunk exactly, across growth and wrap-around', () => {
+    const capacity = 300_000;
+    const w = new OutputWindow(capacity);
+    const chunks: string[] = [];
+    let seed = 7;
+    const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    for (let i = 0; i < 2000; i++) {
+      const len = Math.floor(rand() * 3000);
+      const chunk = `${i}:` + Array.from('aé→🚀b'.repeat(Math.ceil(len / 5))).slice(0, len).join('');
+      chunks.push(chunk);
+      w.push(chunk);
+      expect(w.size).toBeLessThanOrEqual(capacity);
+      if (i % 97 === 0) {
+        for (let seq = w.firstSeq; seq < w.nextSeq; seq++) expect(w.get(seq)).toBe(chunks[seq]);
+      }
+    }
+    expect(w.nextSeq).toBe(2000);
+    expect(w.firstSeq).toBeGreaterThan(0);
+    for (let seq = w.firstSeq; seq < w.nextSeq; seq++) expect(w.get(seq)).toBe(chunks[seq]);
+  });
+
+  it('keeps numbering after clear', () => {
+    const w = new OutputWindow(1024);
+    w.push('a');
+    w.push('b');
+    w.clear();
+    expect([w.firstSeq, w.nextSeq, w.size]).toEqual([2, 2, 0]);
+    w.push('c');
+    expect(w.get(2)).toBe('c');
+  });
+});
