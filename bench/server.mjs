@@ -22,7 +22,7 @@ const root = new URL('..', import.meta.url).pathname;
 const pty = require('node-pty');
 const WebSocket = require('ws');
 
-const CLI = join(root, 'dist', 'server', 'cli.js');
+const CLI = join(root, 'dist', 'runtime-client.mjs');
 const KEY = randomBytes(16).toString('hex');
 /** Put in the env of everything this bench starts, to find leftovers at the end. */
 const TAG = `RC_BENCH_TAG=${process.pid}-${randomBytes(4).toString('hex')}`;

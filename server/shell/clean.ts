@@ -6,8 +6,10 @@ const ESCAPES =
   /\x1b\[[0-?]*[ -/]*[@-~]|\x9b[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[PX^_][^\x1b]*\x1b\\|\x1b[ -/]*[0-~]/g;
 /** C0 controls other than TAB, LF and CR (stray ESC included), DEL, and C1 controls. */
 const CONTROLS = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]/g;
-/** An escape sequence that may still be incomplete at the end of a chunk. */
-const TAIL = /(?:\x1b(?:\[[0-?]*[ -/]*|\][^\x07\x1b]*\x1b?|[PX^_][^\x1b]*\x1b?|[ -/]*)?|\r)$/;
+/** A sequence, starting at an ESC, that is not finished yet. */
+const INCOMPLETE = /^\x1b(?:\[[0-?]*[ -/]*|\][^\x07\x1b]*\x1b?|[PX^_][^\x1b]*\x1b?|[ -/]*)$/;
+/** An OSC or string sequence still open (its terminating ESC \ may be the lone ESC after it). */
+const OPEN_STRING = /^\x1b[\]PX^_][^\x07\x1b]*$/;
 /** An unterminated sequence longer than this is dropped rather than carried forever. */
 const MAX_CARRY = 4096;
 
@@ -16,14 +18,10 @@ export class TextCleaner {
 
   /** Cleans `chunk`, holding back an unfinished escape sequence or a trailing CR. */
   push(chunk: string): string {
-    let s = this.carry + chunk;
-    this.carry = '';
-    const tail = TAIL.exec(s);
-    if (tail && tail[0].length > 0) {
-      if (tail[0].length <= MAX_CARRY) this.carry = tail[0];
-      s = s.slice(0, tail.index);
-    }
-    return clean(s);
+    const s = this.carry + chunk;
+    const cut = incompleteTail(s);
+    this.carry = s.slice(cut);
+    return clean(cut === s.length ? s : s.slice(0, cut));
   }
 
   /** What is held back, cleaned (at the end of an observation). */
@@ -34,7 +32,26 @@ export class TextCleaner {
   }
 }
 
-/** Cleans a complete piece of terminal output. */
+/** Where the unfinished tail of `s` begins (s.length when there is none). */
+function incompleteTail(s: string): number {
+  const from = Math.max(0, s.length - MAX_CARRY);
+  const esc = s.lastIndexOf('\x1b');
+  if (esc >= from) {
+    if (esc === s.length - 1) {
+      const open = s.lastIndexOf('\x1b', esc - 1);
+      if (open >= from && OPEN_STRING.test(s.slice(open, esc))) return open;
+      return esc;
+    }
+    if (INCOMPLETE.test(s.slice(esc))) return esc;
+  }
+  return s.endsWith('\r') ? s.length - 1 : s.length;
+}
+
+/** Cleans a complete piece of terminal output; each pass runs only when its bytes are present. */
 export function clean(s: string): string {
-  return s.replace(ESCAPES, '').replace(/\r+\n/g, '\n').replace(CONTROLS, '');
+  if (s.includes('\x1b') || s.includes('\x9b')) s = s.replace(ESCAPES, '');
+  if (s.includes('\r')) s = s.replace(/\r+\n/g, '\n');
+  CONTROLS.lastIndex = 0;
+  if (CONTROLS.test(s)) s = s.replace(CONTROLS, '');
+  return s;
 }

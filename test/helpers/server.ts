@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import WebSocket from 'ws';
 
-export const CLI = join(import.meta.dirname, '..', '..', 'dist', 'server', 'cli.js');
+export const CLI = join(import.meta.dirname, '..', '..', 'dist', 'runtime-client.mjs');
 export const KEY = 'test-key-1234';
 
 export interface TestServer {
