@@ -23,6 +23,8 @@ const pty = require('node-pty');
 const WebSocket = require('ws');
 
 const CLI = join(root, 'dist', 'runtime-client.mjs');
+// The node flags the CLI's shebang and `npm start` run it with.
+const NODE_FLAGS = ['--max-semi-space-size=2'];
 const KEY = randomBytes(16).toString('hex');
 /** Put in the env of everything this bench starts, to find leftovers at the end. */
 const TAG = `RC_BENCH_TAG=${process.pid}-${randomBytes(4).toString('hex')}`;
@@ -122,7 +124,7 @@ function aliveOnce(port) {
 /** Starts a server; resolves once /alive answers 200. */
 async function startServer(port = 0) {
   const child = track(
-    spawn(process.execPath, [CLI, '--host', '127.0.0.1', '--port', String(port), '--working-dir', WORK], {
+    spawn(process.execPath, [...NODE_FLAGS, CLI, '--host', '127.0.0.1', '--port', String(port), '--working-dir', WORK], {
       cwd: WORK,
       env: ENV,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -388,7 +390,7 @@ async function serverStart() {
   const port = await freePort();
   const t0 = performance.now();
   const child = track(
-    spawn(process.execPath, [CLI, '--host', '127.0.0.1', '--port', String(port), '--working-dir', WORK], {
+    spawn(process.execPath, [...NODE_FLAGS, CLI, '--host', '127.0.0.1', '--port', String(port), '--working-dir', WORK], {
       cwd: WORK,
       env: ENV,
       stdio: ['ignore', 'ignore', 'pipe'],
