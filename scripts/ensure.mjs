@@ -32,7 +32,7 @@ if (process.argv.includes('--install') || mtime(marker) < mtime(join(root, 'pack
   run('npm ci --no-audit --no-fund');
 }
 
-const sources = Math.max(...['protocol', 'server', 'client', 'bundle'].map((d) => newest(join(root, d))), mtime(join(root, 'tsconfig.json')));
+const sources = Math.max(...['protocol', 'server', 'client', 'dockerfiles', 'bundle'].map((d) => newest(join(root, d))), mtime(join(root, 'tsconfig.json')));
 if (mtime(join(root, 'dist', 'runtime-client.mjs')) < sources) {
   console.error('[runtime-client] building (npm run build)');
   run('npm run build --silent');

@@ -5,9 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULTS, envNumber, type ServerConfig } from './config.js';
-import { createLogger } from './logger.js';
-import { startServer } from './server.js';
+import { DEFAULTS, defaultPort, defaultShell, envNumber, portOf, type ServerConfig } from './config.js';
+import { UsageError } from './errors.js';
 import { VERSION } from './version.js';
 
 const HELP = `runtime-client ${VERSION}: an action execution server for sandboxes
@@ -15,13 +14,19 @@ const HELP = `runtime-client ${VERSION}: an action execution server for sandboxe
 Usage:
   runtime-client [options]           serve the protocol (HTTP + WebSocket)
   runtime-client probe [--port N]    exit 0 iff /alive answers 200 within 2 s
+  runtime-client dockerfile --base-image IMG [--port N] [--user U] [--workdir DIR]
+                                     print the Dockerfile that injects runtime-client into IMG
+  runtime-client build --base-image IMG [--tag T] [--force]
+                                     build (or reuse) that image with the Docker engine
+  runtime-client docker-args --base-image IMG [--port N] [--json]
+                                     print \`docker run\` arguments for mount mode (no build)
 
 Options:
   --host ADDR           listen address (default ${DEFAULTS.host})
-  --port N              listen port, 0 for any free one (default ${DEFAULTS.port})
+  --port N              listen port, 0 for any free one (default $RUNTIME_CLIENT_PORT or ${DEFAULTS.port})
   --working-dir DIR     where sessions start (default: the current directory)
   --username NAME       run shells as this user (server must be root)
-  --shell PATH          bash to run (default ${DEFAULTS.shell})
+  --shell PATH          bash to run (default /bin/bash, else the bundled static bash)
   --log-level LEVEL     trace, debug, info, warn, error (default ${DEFAULTS.logLevel})
   --api-key-file FILE   read the API key from FILE instead of SESSION_API_KEY
   --max-body-mb N       JSON body limit in MiB (default ${DEFAULTS.maxBodyMb})
@@ -29,23 +34,16 @@ Options:
   -v, --version         print the version
 
 Environment:
+  RUNTIME_CLIENT_PORT          default for --port (injected images set it)
   SESSION_API_KEY              key required in X-Session-API-Key (unset: open, with a warning)
   NO_CHANGE_TIMEOUT_SECONDS    soft timeout for commands without new output (default ${DEFAULTS.noChangeTimeoutSeconds})
   MAX_OUTPUT_CHARS             output longer than this is truncated (default ${DEFAULTS.maxOutputChars})
 `;
 
-class UsageError extends Error {}
-
-function portOf(raw: string | undefined, fallback: number): number {
-  if (raw === undefined) return fallback;
-  const port = Number(raw);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be an integer from 0 to 65535, got ${JSON.stringify(raw)}`);
-  return port;
-}
 
 async function probe(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { port: { type: 'string' }, host: { type: 'string' } } });
-  const port = portOf(values.port, DEFAULTS.port);
+  const port = portOf(values.port, defaultPort());
   try {
     const res = await fetch(`http://${values.host ?? '127.0.0.1'}:${port}/alive`, { signal: AbortSignal.timeout(2000) });
     return res.status === 200 ? 0 : 1;
@@ -73,16 +71,18 @@ async function serve(argv: string[]): Promise<void> {
   if (!(maxBodyMb > 0)) throw new UsageError(`--max-body-mb must be a positive number, got ${JSON.stringify(values['max-body-mb'])}`);
   const config: ServerConfig = {
     host: values.host ?? DEFAULTS.host,
-    port: portOf(values.port, DEFAULTS.port),
+    port: portOf(values.port, defaultPort()),
     workingDir: resolve(values['working-dir'] ?? process.cwd()),
     username: values.username,
-    shell: values.shell ?? DEFAULTS.shell,
+    shell: values.shell ?? defaultShell(),
     logLevel: values['log-level'] ?? DEFAULTS.logLevel,
     apiKey: values['api-key-file'] ? readFileSync(values['api-key-file'], 'utf8').trim() : env.SESSION_API_KEY || undefined,
     noChangeTimeoutSeconds: envNumber(env, 'NO_CHANGE_TIMEOUT_SECONDS', DEFAULTS.noChangeTimeoutSeconds),
     maxOutputChars: Math.floor(envNumber(env, 'MAX_OUTPUT_CHARS', DEFAULTS.maxOutputChars)),
     maxBodyMb,
   };
+  // Loaded here, not at the top, so `probe` (a health check run every few seconds) stays cheap.
+  const [{ createLogger }, { startServer }] = await Promise.all([import('./logger.js'), import('./server.js')]);
   const log = createLogger(config.logLevel);
   const server = await startServer(config, log);
   const stop = (signal: string) => {
@@ -98,6 +98,10 @@ async function main(argv: string[]): Promise<void> {
   if (argv.includes('-h') || argv.includes('--help')) return void process.stdout.write(HELP);
   if (argv.includes('-v') || argv.includes('--version')) return void process.stdout.write(VERSION + '\n');
   if (argv[0] === 'probe') process.exit(await probe(argv.slice(1)));
+  if (argv[0] === 'dockerfile' || argv[0] === 'build' || argv[0] === 'docker-args') {
+    const { runDockerCommand } = await import('../dockerfiles/cli.js');
+    process.exit(await runDockerCommand(argv[0], argv.slice(1)));
+  }
   await serve(argv);
 }
 

@@ -1,5 +1,7 @@
 // Server settings: CLI flags, then environment, then defaults. Every unit is in the name.
-import { ApiError } from './errors.js';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { ApiError, UsageError } from './errors.js';
 
 export interface ServerConfig {
   /** Listen address. Default 0.0.0.0. */
@@ -10,7 +12,7 @@ export interface ServerConfig {
   workingDir: string;
   /** Run shells as this user (the server must be root to switch). Default: the server's user. */
   username?: string;
-  /** Path of bash. Default /bin/bash. */
+  /** Path of bash. Default: /bin/bash, /usr/bin/bash, or the bash shipped beside the executable. */
   shell: string;
   /** pino level. Default info. */
   logLevel: string;
@@ -27,7 +29,6 @@ export interface ServerConfig {
 export const DEFAULTS = {
   host: '0.0.0.0',
   port: 60000,
-  shell: '/bin/bash',
   logLevel: 'info',
   noChangeTimeoutSeconds: 10,
   maxOutputChars: 30000,
@@ -43,4 +44,24 @@ export function envNumber(env: NodeJS.ProcessEnv, name: string, fallback: number
     throw new ApiError('bad_request', `${name} must be a positive number, got ${JSON.stringify(raw)}`);
   }
   return value;
+}
+
+/** The bash to use when none is named: the image's own, else the static one the bundle ships. */
+export function defaultShell(execPath = process.execPath): string {
+  const candidates = ['/bin/bash', '/usr/bin/bash', join(dirname(execPath), 'bash')];
+  return candidates.find((p) => existsSync(p)) ?? '/bin/bash';
+}
+
+/** The port from RUNTIME_CLIENT_PORT (set by injected images), else 60000. */
+export function defaultPort(env: NodeJS.ProcessEnv = process.env): number {
+  const port = Number(env.RUNTIME_CLIENT_PORT);
+  return Number.isInteger(port) && port > 0 && port < 65536 ? port : DEFAULTS.port;
+}
+
+/** A --port value: an integer from 0 to 65535, or `fallback` when absent. */
+export function portOf(raw: string | undefined, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be an integer from 0 to 65535, got ${JSON.stringify(raw)}`);
+  return port;
 }

@@ -29,3 +29,6 @@ export function validationError(error: ZodError, root: string): ApiError {
   const message = issues.map((i) => `${i.path || 'body'}: ${i.message}`).join('; ');
   return new ApiError('bad_request', message, { issues });
 }
+
+/** A mistake in how a command was called: the CLI exits 2 and points at --help. */
+export class UsageError extends Error {}

@@ -20,8 +20,14 @@ export function lookupUser(name: string, passwdPath = '/etc/passwd'): ShellUser 
   throw new Error(`no user ${JSON.stringify(name)} in ${passwdPath}`);
 }
 
-/** The user the server runs as. */
-export function currentUser(): ShellUser {
-  const info = userInfo();
-  return { name: info.username, uid: info.uid, gid: info.gid, home: info.homedir };
+/** The user the server runs as; images without /etc/passwd (scratch, busybox) still get one. */
+export function currentUser(env: NodeJS.ProcessEnv = process.env): ShellUser {
+  try {
+    const info = userInfo();
+    return { name: info.username, uid: info.uid, gid: info.gid, home: info.homedir };
+  } catch {
+    const uid = process.getuid?.() ?? 0;
+    const name = env.USER || (uid === 0 ? 'root' : String(uid));
+    return { name, uid, gid: process.getgid?.() ?? 0, home: env.HOME || (uid === 0 ? '/root' : '/') };
+  }
 }
