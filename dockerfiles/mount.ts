@@ -14,7 +14,7 @@ export interface MountOptions {
 }
 
 const entrypoint = `${BUNDLE_MOUNT}/bin/tini`;
-const serverArgs = (o: MountOptions) => ['--', `${BUNDLE_MOUNT}/bin/runtime-client`, '--port', String(o.port ?? 60000), ...(o.user ? ['--username', o.user] : [])];
+const serverArgs = (o: MountOptions) => ['--', `${BUNDLE_MOUNT}/bin/runtime-client`, ...(o.user ? ['--username', o.user] : [])];
 
 /**
  * `docker run` arguments (after `docker run`, before nothing): the image and the server's args
