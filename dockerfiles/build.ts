@@ -15,6 +15,8 @@ export interface BuildOptions extends Partial<Pick<DockerfileOptions, 'port' | '
   force?: boolean;
   /** The bundle directory; default: findBundle()'s. */
   bundleDir?: string;
+  /** Force BuildKit or the legacy builder; default: BuildKit when the CLI has it. */
+  builder?: 'buildkit' | 'legacy';
   /** Each line of progress, as it happens. */
   onProgress?: (line: string) => void;
 }
@@ -57,7 +59,8 @@ export async function buildInjectedImage(o: BuildOptions): Promise<BuildResult> 
       renderDockerfile({ baseImage: o.baseImage, version: bundle.version, digest: bundle.digest, ...options }),
     );
     const env = { ...process.env };
-    if (env.DOCKER_BUILDKIT === undefined && !(await hasBuildKit())) env.DOCKER_BUILDKIT = '0';
+    if (o.builder) env.DOCKER_BUILDKIT = o.builder === 'buildkit' ? '1' : '0';
+    else if (env.DOCKER_BUILDKIT === undefined && !(await hasBuildKit())) env.DOCKER_BUILDKIT = '0';
     progress(`building ${tag} from ${o.baseImage} (${env.DOCKER_BUILDKIT === '0' ? 'legacy builder' : 'BuildKit'})`);
     await dockerStreaming(['build', '--tag', tag, context], progress, env);
   } finally {
