@@ -2,6 +2,15 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+
+const isSea = (): boolean => {
+  try {
+    return createRequire(import.meta.url)('node:sea').isSea();
+  } catch {
+    return false;
+  }
+};
 
 /** Where injected images and mounts put the bundle; the bundle's binaries expect this path. */
 export const BUNDLE_MOUNT = '/opt/runtime-client';
@@ -24,8 +33,9 @@ export function findBundle(dir?: string): BundleInfo {
   return { dir: candidate, version: manifest.version, digest: manifest.digest };
 }
 
-/** The directory holding this package's package.json. */
+/** The directory holding this package's package.json (inside a bundle: the bundle's parent). */
 function packageRoot(): string {
+  if (isSea()) return dirname(dirname(dirname(process.execPath)));
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 5; i++) {
     try {

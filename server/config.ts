@@ -48,7 +48,8 @@ export function envNumber(env: NodeJS.ProcessEnv, name: string, fallback: number
 
 /** The bash to use when none is named: the image's own, else the static one the bundle ships. */
 export function defaultShell(execPath = process.execPath): string {
-  const candidates = ['/bin/bash', '/usr/bin/bash', join(dirname(execPath), 'bash')];
+  // Beside the executable; or in ../bin when it was started through the bundled loader (lib/).
+  const candidates = ['/bin/bash', '/usr/bin/bash', join(dirname(execPath), 'bash'), join(dirname(dirname(execPath)), 'bin', 'bash')];
   return candidates.find((p) => existsSync(p)) ?? '/bin/bash';
 }
 
