@@ -24,7 +24,7 @@ export interface BundleInfo {
 
 /** The bundle named by `dir`, $RUNTIME_CLIENT_BUNDLE, or the package's own dist/runtime-client. */
 export function findBundle(dir?: string): BundleInfo {
-  const candidate = resolve(dir ?? process.env.RUNTIME_CLIENT_BUNDLE ?? join(packageRoot(), 'dist', 'runtime-client'));
+  const candidate = resolve(dir ?? process.env.RUNTIME_CLIENT_BUNDLE ?? defaultBundleDir());
   const manifestPath = join(candidate, 'manifest.json');
   if (!existsSync(manifestPath)) {
     throw new Error(`no runtime-client bundle at ${candidate} (missing manifest.json); build it with \`npm run bundle\` or pass --bundle DIR`);
@@ -33,9 +33,13 @@ export function findBundle(dir?: string): BundleInfo {
   return { dir: candidate, version: manifest.version, digest: manifest.digest };
 }
 
-/** The directory holding this package's package.json (inside a bundle: the bundle's parent). */
+/** Inside a bundle: that bundle; else the package's dist/runtime-client. */
+function defaultBundleDir(): string {
+  return isSea() ? dirname(dirname(process.execPath)) : join(packageRoot(), 'dist', 'runtime-client');
+}
+
+/** The directory holding this package's package.json. */
 function packageRoot(): string {
-  if (isSea()) return dirname(dirname(dirname(process.execPath)));
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 5; i++) {
     try {
