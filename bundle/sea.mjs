@@ -333,7 +333,10 @@ async function assemble(stage, { roots, versions, tools, node, binary }) {
   fs.writeFileSync(join(stage, 'manifest.json'), manifestText);
   fs.chmodSync(join(stage, 'manifest.json'), 0o644);
   for (const d of [stage, ...listDirs(stage)]) fs.chmodSync(d, 0o755);
-  replaceDir(stage, OUT);
+  // The same bytes as the bundle in place: leave it alone (a container may have it mounted).
+  const current = join(OUT, 'manifest.json');
+  if (fs.existsSync(current) && fs.readFileSync(current, 'utf8') === manifestText) fs.rmSync(stage, { recursive: true, force: true });
+  else replaceDir(stage, OUT);
   log(`dist/runtime-client: ${files.length + 1} files, ${mb(sizes.total)}, digest ${digest.slice(0, 16)} [${ms(t)}]`);
 
   const t2 = performance.now();
@@ -359,7 +362,37 @@ function listDirs(dir) {
     .flatMap((e) => [join(dir, e.name), ...listDirs(join(dir, e.name))]);
 }
 
-main().catch((e) => {
+/** One build at a time (test files build the bundle in parallel): a lock directory holding the pid. */
+async function withLock(fn) {
+  const lock = join(CACHE, 'build.lock');
+  fs.mkdirSync(CACHE, { recursive: true });
+  const deadline = Date.now() + 15 * 60 * 1000;
+  for (;;) {
+    try {
+      fs.mkdirSync(lock);
+      fs.writeFileSync(join(lock, 'pid'), String(process.pid));
+      break;
+    } catch (e) {
+      if (e.code !== 'EEXIST') throw e;
+      let holder = 0;
+      try {
+        holder = Number(fs.readFileSync(join(lock, 'pid'), 'utf8'));
+        process.kill(holder, 0);
+      } catch {
+        if (holder) fs.rmSync(lock, { recursive: true, force: true }); // its builder died
+      }
+      if (Date.now() > deadline) throw new Error(`another bundle build (pid ${holder}) holds ${lock}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    fs.rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+withLock(main).catch((e) => {
   process.stderr.write(`bundle: ${e.message}\n`);
   process.exit(1);
 });
