@@ -42,11 +42,6 @@ export class ActionStore {
     return { record, fresh: true };
   }
 
-  /** Actions not finished yet. */
-  running(): ActionRecord[] {
-    return [...this.records.values()].filter((r) => !r.observation);
-  }
-
   private retire(record: ActionRecord): void {
     this.finished.push(record.id);
     const now = Date.now();
