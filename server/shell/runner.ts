@@ -39,6 +39,8 @@ interface Command {
   completion: Completion | null;
   sink: OutputSink | null;
   wake: (() => void) | null;
+  /** Called when the action waiting on the command returns (see `execute`'s input bypass). */
+  settled: ((ending: Ending) => void)[];
   lastOutputAt: number;
 }
 
@@ -79,6 +81,10 @@ export class CommandRunner {
 
   /** Runs one `run` action; actions on a session are handled one at a time, in arrival order. */
   execute(args: RunArgs, timeoutSeconds: number | undefined, sink: OutputSink | null): Promise<RunObservation | ErrorObservation> {
+    // Input for a command someone is already waiting on (a streamed command and its Ctrl-C) cannot
+    // queue behind that wait: it goes to the terminal now.
+    const command = this.command;
+    if (args.is_input && command?.wake) return this.inputDuringWait(command, args);
     const result = this.queue.then(() => this.dispatch(args, timeoutSeconds, sink));
     this.queue = result.catch(() => {});
     return result;
@@ -96,14 +102,7 @@ export class CommandRunner {
     const running = command !== null && command.completion === null;
     if (args.is_input) {
       if (!running) return errorObservation('ERROR: No previous running command to interact with.', 'no_running_command');
-      const key = /^C-([a-z])$/i.exec(args.command);
-      if (key) {
-        const letter = key[1]!.toUpperCase();
-        if (letter === 'C') command.interrupted = true;
-        this.shell.write(String.fromCharCode(letter.charCodeAt(0) - 64));
-      } else {
-        this.shell.write(args.command + '\r');
-      }
+      this.sendInput(command, args.command);
       return this.wait(command, args, timeoutSeconds, sink, PREVIOUS);
     }
     if (args.command.trim() === '') {
@@ -123,6 +122,7 @@ export class CommandRunner {
       completion: null,
       sink: null,
       wake: null,
+      settled: [],
       lastOutputAt: Date.now(),
     };
     this.command = next;
@@ -137,6 +137,7 @@ export class CommandRunner {
       const finish = (ending: Ending) => {
         timers.forEach(clearTimeout);
         command.wake = null;
+        command.settled.splice(0).forEach((notify) => notify(ending));
         command.sink = null;
         resolve(this.observe(command, args, ending, prefix, ending === 'hard' ? timeoutSeconds : this.options.noChangeTimeoutSeconds));
       };
@@ -155,6 +156,36 @@ export class CommandRunner {
         timers.push(setTimeout(check, softMs));
       }
     });
+  }
+
+  /**
+   * Sends input to a command another action is waiting on; answers when that action does, with
+   * the same exit code and an empty content (the output belongs to the waiting action).
+   */
+  private inputDuringWait(command: Command, args: RunArgs): Promise<RunObservation> {
+    this.sendInput(command, args.command);
+    return new Promise((resolve) => {
+      command.settled.push((ending) => {
+        const done = ending === 'done' ? command.completion ?? null : null;
+        const exitCode = done ? done.exitCode : -1;
+        const suffix = done
+          ? `\n[The command completed with exit code ${exitCode}.${command.interrupted ? ' CTRL+C was sent.' : ''} Its output went to the action that was waiting on it.]`
+          : '\n[The input was sent. The command is still running; its output goes to the action waiting on it.]';
+        resolve(this.runObservation(args, '', exitCode, PREVIOUS, suffix));
+      });
+    });
+  }
+
+  /** Writes `text` and Enter, or a control key (`C-c`) as its byte. */
+  private sendInput(command: Command, text: string): void {
+    const key = /^C-([a-z])$/i.exec(text);
+    if (key) {
+      const letter = key[1]!.toUpperCase();
+      if (letter === 'C') command.interrupted = true;
+      this.shell.write(String.fromCharCode(letter.charCodeAt(0) - 64));
+    } else {
+      this.shell.write(text + '\r');
+    }
   }
 
   private async observe(command: Command, args: RunArgs, ending: Ending, prefix: string, seconds: number | undefined): Promise<RunObservation> {
@@ -179,9 +210,13 @@ export class CommandRunner {
       suffix = `\n[The command has no new output after ${seconds} seconds. ${GUIDANCE}]`;
     }
     const exitCode = completion ? completion.exitCode : -1;
+    return this.runObservation(args, out.text, exitCode, prefix, suffix, out.fullOutputPath);
+  }
+
+  private runObservation(args: RunArgs, content: string, exitCode: number, prefix: string, suffix: string, fullOutputPath?: string): RunObservation {
     return {
       observation: 'run',
-      content: out.text,
+      content,
       extras: {
         command: args.command,
         hidden: false,
@@ -195,7 +230,7 @@ export class CommandRunner {
           prefix,
           suffix,
         },
-        ...(out.fullOutputPath ? { full_output_path: out.fullOutputPath } : {}),
+        ...(fullOutputPath ? { full_output_path: fullOutputPath } : {}),
       },
       success: exitCode === 0,
     };

@@ -148,6 +148,22 @@ describe('interrupts and running commands', () => {
     expect(seen).toBe([1, 2, 3, 4, 5, 6].map((i) => `tick ${i}\n`).join(''));
   });
 
+  it('delivers C-c at once to a command another request is still waiting on', async () => {
+    const s = session();
+    const waiting = server.run('echo begun; sleep 30; echo not-reached', { session: s, blocking: true });
+    await new Promise((r) => setTimeout(r, 500));
+    const started = Date.now();
+    const input = await server.run('C-c', { session: s, is_input: true });
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(exitCodeOf(input)).toBe(130);
+    expect(input.content).toBe('');
+    const first = await waiting;
+    expect(exitCodeOf(first)).toBe(130);
+    expect(first.content).toContain('begun');
+    expect(first.content).not.toContain('not-reached');
+    expect(first.extras.metadata.suffix).toBe('\n[The command completed with exit code 130. CTRL+C was sent.]');
+  });
+
   it('says so when there is nothing to continue or interact with', async () => {
     const s = session();
     const empty = await server.run('', { session: s });
