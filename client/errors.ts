@@ -2,11 +2,15 @@
 
 /**
  * - `not_ready`: the server answers but /alive is not 200 yet (or never became so in time)
- * - `disconnected`: the connection dropped and retries ran out
- * - `unavailable`: 502/503/504 or refused connections, retries ran out
+ * - `disconnected`: the connection dropped and retries ran out; a stream's socket could not be
+ *   reopened, the server forgot the action, or output chunks were lost (data: a StreamGap); a
+ *   stream closed by its handle's close()
+ * - `unavailable`: 502/503/504 or refused connections, retries ran out; a 500 (not retried); an
+ *   answer that is not an observation; the client was closed
  * - `unauthorized`: 401, a missing or wrong API key (never retried)
- * - `bad_action`: 400/404/409/413, the server refused the request (never retried)
- * - `timeout`: no answer within the action's timeout plus the margin
+ * - `bad_action`: 400/404/409/413, the server refused the request (never retried); from run(), an
+ *   error observation or a command refused because the session is busy (data: the observation)
+ * - `timeout`: no answer within the action's timeout plus the margin (the action may still run)
  * - `paused`: the Docker runtime is paused; resume it first
  * - `docker`: the Docker engine failed (build, run, inspect)
  */

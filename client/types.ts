@@ -16,6 +16,31 @@ export interface RuntimeClientOptions {
   backoffMs?: number;
   /** Longest backoff delay, in ms. Default 5000. */
   maxBackoffMs?: number;
+  /**
+   * Added to an action's own timeout to give the client's wait for its observation, in ms: room
+   * for the network and the server's bookkeeping. Default 30000.
+   */
+  timeoutMarginMs?: number;
+  /**
+   * How long the client waits (before the margin) for an action that has no timeout of its own
+   * and is not blocking, in ms. The server answers such an action once its command has printed
+   * nothing for NO_CHANGE_TIMEOUT_SECONDS (default 10 s); a command that keeps printing for longer
+   * than this needs `timeout` or `blocking`. For a stream it counts from the last frame received.
+   * Default 120000.
+   */
+  defaultActionTimeoutMs?: number;
+}
+
+export interface ExecuteOptions {
+  /**
+   * How long to wait for the observation before the margin, in ms. Default: the action's own
+   * `timeout` (seconds) in ms; none at all for a blocking `run` (or `is_static`) without `timeout`;
+   * otherwise `defaultActionTimeoutMs`. The client then waits this plus `timeoutMarginMs`, across
+   * retries, and rejects with RuntimeError 'timeout'. The action itself is not changed.
+   */
+  timeoutMs?: number;
+  /** Action id; default a random UUID. Sent again on every retry, so a retry never runs it twice. */
+  id?: string;
 }
 
 export interface RunOptions {
@@ -40,4 +65,73 @@ export interface CommandResult {
   truncated: boolean;
   /** The raw observation. */
   observation: Observation;
+}
+
+export interface WaitOptions {
+  /** Give up after this long, in ms. Default 30000. */
+  timeoutMs?: number;
+  /** Pause between two probes of /alive, in ms. Default 100. */
+  intervalMs?: number;
+}
+
+/** Output chunks a stream never received: the server dropped them from its window. */
+export interface StreamGap {
+  /** The action id. */
+  id: string;
+  /** First missing chunk's seq. */
+  from: number;
+  /** Seq of the first chunk after the gap (exclusive end). */
+  to: number;
+}
+
+export interface StreamOptions extends ExecuteOptions {
+  /**
+   * Called when the server reports output chunks it no longer holds (after a long disconnection,
+   * or a reader slower than the server's 8 MiB window); the stream then carries on. Without it,
+   * the iterator throws RuntimeError 'disconnected' (data: a StreamGap) where the chunks are
+   * missing; the observation still arrives.
+   */
+  onGap?: (gap: StreamGap) => void;
+}
+
+/**
+ * A streamed action. Iterate it (once) for its raw output chunks, in order, each exactly once;
+ * the iteration ends when the observation has arrived. Chunks are buffered until read.
+ */
+export interface StreamHandle extends AsyncIterable<string> {
+  readonly id: string;
+  /** Resolves with the observation; rejects with a RuntimeError (also thrown by the iterator). */
+  readonly observation: Promise<Observation>;
+  /** Types `text` plus Enter into the running command: an `is_input` run on the same session, over HTTP. */
+  sendInput(text: string): Promise<Observation>;
+  /** Sends C-c to the running command (`is_input` "C-c" on the same session, over HTTP). */
+  interrupt(): Promise<Observation>;
+  /**
+   * Stops following the action (it keeps running on the server): the iteration ends and a pending
+   * observation rejects with RuntimeError 'disconnected'.
+   */
+  close(): void;
+}
+
+/** One bash session as GET /server_info lists it. */
+export interface SessionInfo {
+  name: string;
+  pid: number;
+  cwd: string;
+  busy: boolean;
+}
+
+/** GET /server_info (PROTOCOL.md "Health"; protocol/ has no schema for it). */
+export interface ServerInfo {
+  version: string;
+  /** Seconds since the server started. */
+  uptime: number;
+  /** Seconds since the last action finished. */
+  idle_time: number;
+  sessions: SessionInfo[];
+  resources: {
+    cpu: { user_seconds: number; system_seconds: number };
+    memory: { rss_bytes: number };
+    disk: { total_bytes: number; free_bytes: number } | null;
+  };
 }

@@ -20,6 +20,15 @@ Usage:
                                      build (or reuse) that image with the Docker engine
   runtime-client docker-args --base-image IMG [--port N] [--json]
                                      print \`docker run\` arguments for mount mode (no build)
+  runtime-client run --base-image IMG [--session-id ID] [--mode build|mount] [-e K=V]...
+                                     start a runtime container, print its URL and key, stay
+                                     attached; Ctrl-C stops and removes it
+  runtime-client exec [--url URL] [--key KEY] [--session S] [--timeout SECONDS] -- 'command'
+                                     run a command on a server, streaming its output; exit
+                                     with its status (124: timed out, 125: not run)
+  runtime-client ps [--json | -q]    list the runtime containers
+  runtime-client stop ID...          stop and remove runtime containers
+  runtime-client COMMAND --help      a command's own options
 
 Options:
   --host ADDR           listen address (default ${DEFAULTS.host})
@@ -35,7 +44,8 @@ Options:
 
 Environment:
   RUNTIME_CLIENT_PORT          default for --port (injected images set it)
-  SESSION_API_KEY              key required in X-Session-API-Key (unset: open, with a warning)
+  SESSION_API_KEY              key required in X-Session-API-Key (unset: open, with a warning);
+                               for exec, the key to send when --key is not given
   NO_CHANGE_TIMEOUT_SECONDS    soft timeout for commands without new output (default ${DEFAULTS.noChangeTimeoutSeconds})
   MAX_OUTPUT_CHARS             output longer than this is truncated (default ${DEFAULTS.maxOutputChars})
 `;
@@ -95,6 +105,11 @@ async function serve(argv: string[]): Promise<void> {
 }
 
 async function main(argv: string[]): Promise<void> {
+  // Host-side commands first: their arguments (`exec -- 'grep -v x'`) are not the server's flags.
+  if (argv[0] === 'run' || argv[0] === 'exec' || argv[0] === 'ps' || argv[0] === 'stop') {
+    const { runClientCommand } = await import('../client/cli/index.js');
+    process.exit(await runClientCommand(argv[0], argv.slice(1)));
+  }
   if (argv.includes('-h') || argv.includes('--help')) return void process.stdout.write(HELP);
   if (argv.includes('-v') || argv.includes('--version')) return void process.stdout.write(VERSION + '\n');
   if (argv[0] === 'probe') process.exit(await probe(argv.slice(1)));

@@ -1,0 +1,7 @@
+// Docker runtimes from the host: each export named, so adding one is a decision.
+export { DockerRuntime } from './runtime.js';
+export type { AttachOptions, ClientTuning, ProgressEvent, RuntimeInfo, RuntimeState, StartOptions, StartPhase } from './runtime.js';
+export { DockerRuntimeClient } from './guarded-client.js';
+export type { ClientGuard } from './guarded-client.js';
+export { CONTAINER_PORT, CONTAINER_PREFIX, LABEL_BASE, LABEL_MODE, LABEL_SESSION, containerName, createBody } from './spec.js';
+export type { BindMount, ContainerSpec, InjectionMode } from './spec.js';

@@ -1,0 +1,114 @@
+// The HTTP transport: one request, JSON in and out, on a keep-alive agent the client owns (so
+// close() can release its sockets), with a total deadline rather than an idle timeout.
+import http from 'node:http';
+import https from 'node:https';
+
+export interface HttpRequest {
+  method: 'GET' | 'POST';
+  /** Path below the base URL, e.g. "/execute_action". */
+  path: string;
+  /** Sent as JSON when given. */
+  body?: unknown;
+  /** Time allowed for the whole exchange, up to the last byte of the body, in ms; null for none. */
+  timeoutMs: number | null;
+}
+
+export interface HttpResponse {
+  status: number;
+  /** The parsed JSON body, or the raw text when it is not JSON. */
+  body: unknown;
+}
+
+/** No HTTP response: `code` is Node's (ECONNREFUSED, ECONNRESET...), or ETIMEOUT / ECLOSED for ours. */
+export class TransportError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'TransportError';
+  }
+
+  /** The deadline passed: not worth retrying within the same deadline. */
+  get timedOut(): boolean {
+    return this.code === 'ETIMEOUT';
+  }
+}
+
+export class HttpTransport {
+  readonly #base: URL;
+  readonly #agent: http.Agent;
+  readonly #headers: Record<string, string>;
+  readonly #inFlight = new Set<http.ClientRequest>();
+
+  /** @param base an http: or https: URL; @param headers sent with every request. */
+  constructor(base: URL, headers: Record<string, string>) {
+    this.#base = new URL(base.href.endsWith('/') ? base.href : base.href + '/');
+    const Agent = base.protocol === 'https:' ? https.Agent : http.Agent;
+    this.#agent = new Agent({ keepAlive: true });
+    this.#headers = headers;
+  }
+
+  request(req: HttpRequest): Promise<HttpResponse> {
+    const url = new URL(req.path.replace(/^\//, ''), this.#base);
+    const payload = req.body === undefined ? undefined : Buffer.from(JSON.stringify(req.body));
+    const send = url.protocol === 'https:' ? https.request : http.request;
+    return new Promise<HttpResponse>((resolve, reject) => {
+      const request = send(url, {
+        method: req.method,
+        agent: this.#agent,
+        headers: {
+          accept: 'application/json',
+          ...this.#headers,
+          ...(payload ? { 'content-type': 'application/json', 'content-length': String(payload.length) } : {}),
+        },
+      });
+      this.#inFlight.add(request);
+      let ended = false;
+      const fail = (error: NodeJS.ErrnoException) => {
+        if (ended) return;
+        ended = true;
+        settle();
+        reject(error instanceof TransportError ? error : new TransportError(error.code ?? 'ECONNRESET', error.message));
+      };
+      const timer =
+        req.timeoutMs === null
+          ? null
+          : setTimeout(() => request.destroy(new TransportError('ETIMEOUT', `no complete answer within ${req.timeoutMs} ms`)), req.timeoutMs);
+      const settle = () => {
+        if (timer) clearTimeout(timer);
+        this.#inFlight.delete(request);
+      };
+      request.on('error', fail);
+      request.on('response', (res) => {
+        const parts: Buffer[] = [];
+        res.on('data', (part: Buffer) => parts.push(part));
+        res.on('error', (error: NodeJS.ErrnoException) => fail(request.errored instanceof TransportError ? request.errored : error));
+        res.on('close', () => {
+          if (!res.complete) fail(request.errored ?? new TransportError('ECONNRESET', 'the connection closed before the whole answer arrived'));
+        });
+        res.on('end', () => {
+          if (ended) return;
+          ended = true;
+          settle();
+          resolve({ status: res.statusCode ?? 0, body: parse(Buffer.concat(parts).toString('utf8')) });
+        });
+      });
+      request.end(payload);
+    });
+  }
+
+  /** Fails every request in flight with ECLOSED and frees the agent's sockets. */
+  close(): void {
+    for (const request of this.#inFlight) request.destroy(new TransportError('ECLOSED', 'the client was closed'));
+    this.#agent.destroy();
+  }
+}
+
+function parse(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}

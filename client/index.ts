@@ -1,0 +1,41 @@
+// The client package entry: every export named, so adding one is a decision. Nothing here may
+// import the server (no express, no node-pty); test/client/entry.test.ts checks.
+export { RuntimeClient } from './runtime-client.js';
+export { RuntimeError } from './errors.js';
+export type { RuntimeErrorCode } from './errors.js';
+export type {
+  CommandResult,
+  ExecuteOptions,
+  RunOptions,
+  RuntimeClientOptions,
+  ServerInfo,
+  SessionInfo,
+  StreamGap,
+  StreamHandle,
+  StreamOptions,
+  WaitOptions,
+} from './types.js';
+export { DockerRuntime, DockerRuntimeClient } from './docker/index.js';
+export type { AttachOptions, BindMount, InjectionMode, ProgressEvent, RuntimeInfo, RuntimeState, StartOptions, StartPhase } from './docker/index.js';
+export { EventStream, EventStreamClosedError, Subscription, connectRuntime } from './events.js';
+export type { ActionEvent, ActionExecutor, ConnectRuntimeOptions, EventHandler, EventInput, EventSource, EventStreamOptions, ObservationEvent, StreamEvent, SubscribeOptions } from './events.js';
+export {
+  ACTION_KINDS,
+  ActionEnvelope,
+  ClientFrame,
+  DEFAULT_PORT,
+  EditArgs,
+  ErrorBody,
+  ErrorObservation,
+  ExecuteRequest,
+  ReadArgs,
+  HTTP_STATUS,
+  Observation,
+  RunArgs,
+  RunMetadata,
+  RunObservation,
+  ServerFrame,
+  SessionName,
+  WriteArgs,
+} from '../protocol/index.js';
+export type { ActionInput, ActionKind, ErrorCode } from '../protocol/index.js';

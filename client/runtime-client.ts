@@ -1,0 +1,196 @@
+// The host-side client of one runtime-client server: health, actions over HTTP with retries that
+// never run an action twice, commands as results, and streamed actions over one shared WebSocket.
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Observation } from '../protocol/index.js';
+import { RuntimeError } from './errors.js';
+import { isTransient, StatusError, toRuntimeError } from './failures.js';
+import { HttpTransport, TransportError, type HttpRequest, type HttpResponse } from './http.js';
+import { resolveOptions, type ResolvedOptions } from './options.js';
+import { toCommandResult } from './results.js';
+import { withRetries } from './retry.js';
+import { ActionStream } from './stream.js';
+import { StreamSocket } from './stream-socket.js';
+import { actionWait } from './timeouts.js';
+import type {
+  ActionInput,
+  CommandResult,
+  ExecuteOptions,
+  RunOptions,
+  RuntimeClientOptions,
+  ServerInfo,
+  StreamHandle,
+  StreamOptions,
+  WaitOptions,
+} from './types.js';
+
+/**
+ * A client of one server. Options (see RuntimeClientOptions): `url` (required), `apiKey`,
+ * `timeoutMs` 10000 (calls that are not actions), `retries` 5, `backoffMs` 100, `maxBackoffMs`
+ * 5000, `timeoutMarginMs` 30000, `defaultActionTimeoutMs` 120000. Invalid options throw a
+ * TypeError naming the option.
+ *
+ * Retries: a dropped or refused connection and 502/503/504 are retried with exponential backoff
+ * and jitter, always with the same action id, so the server replays a result instead of running
+ * the action again. 401 fails at once with 'unauthorized', other 4xx with 'bad_action'.
+ *
+ * Streams share one WebSocket per client, opened on first use and reopened while a stream is
+ * unfinished; while no stream runs it does not keep the process alive. Call close() when done.
+ */
+export class RuntimeClient {
+  /** The server's base URL, as given. */
+  readonly url: string;
+  readonly #options: ResolvedOptions;
+  readonly #http: HttpTransport;
+  readonly #socket: StreamSocket;
+  readonly #closing = new AbortController();
+
+  constructor(options: RuntimeClientOptions) {
+    this.#options = resolveOptions(options);
+    this.url = options.url;
+    const headers: Record<string, string> = options.apiKey ? { 'x-session-api-key': options.apiKey } : {};
+    const base = this.#options.url;
+    this.#http = new HttpTransport(base, headers);
+    const ws = new URL('ws', base.href.endsWith('/') ? base : new URL(base.href + '/'));
+    ws.protocol = base.protocol === 'https:' ? 'wss:' : 'ws:';
+    this.#socket = new StreamSocket(ws.href, headers, this.#options, this.#closing.signal);
+  }
+
+  /** True iff GET /alive answers 200 within `timeoutMs`. One attempt, never throws. */
+  async alive(): Promise<boolean> {
+    if (this.#closing.signal.aborted) return false;
+    try {
+      return (await this.#http.request({ method: 'GET', path: '/alive', timeoutMs: this.#options.timeoutMs })).status === 200;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Probes /alive every `intervalMs` (default 100) until it answers 200; after `timeoutMs`
+   * (default 30000) rejects with RuntimeError 'not_ready' (data: the last status or error).
+   */
+  async waitUntilAlive(options: WaitOptions = {}): Promise<void> {
+    const timeoutMs = options.timeoutMs ?? 30_000;
+    const intervalMs = options.intervalMs ?? 100;
+    const deadline = Date.now() + timeoutMs;
+    let last: unknown = null;
+    for (;;) {
+      this.#ensureOpen();
+      const remaining = deadline - Date.now();
+      try {
+        const res = await this.#http.request({ method: 'GET', path: '/alive', timeoutMs: Math.max(1, Math.min(this.#options.timeoutMs, remaining)) });
+        if (res.status === 200) return;
+        last = { status: res.status, body: res.body };
+      } catch (error) {
+        last = { error: (error as Error).message };
+      }
+      if (Date.now() + intervalMs >= deadline) break;
+      await sleep(intervalMs, undefined, { signal: this.#closing.signal }).catch(() => {});
+    }
+    throw new RuntimeError('not_ready', `${this.url} did not answer /alive with 200 within ${timeoutMs} ms`, last);
+  }
+
+  /** GET /server_info: version, uptime, sessions, resources. Retried like every call. */
+  async serverInfo(): Promise<ServerInfo> {
+    const res = await this.#call({ method: 'GET', path: '/server_info', timeoutMs: this.#options.timeoutMs }, 'GET /server_info');
+    return res.body as ServerInfo;
+  }
+
+  /**
+   * POST /execute_action with `{action, id}`; resolves with the observation, whatever its exit
+   * code. The id (default a random UUID) is the same on every retry. The client waits the
+   * action's own timeout plus `timeoutMarginMs` (see ExecuteOptions.timeoutMs), then rejects with
+   * 'timeout'; the action may still be running, and executing it again with the same id waits
+   * for its result without running it twice.
+   */
+  async execute(action: ActionInput, options: ExecuteOptions = {}): Promise<Observation> {
+    const id = options.id ?? randomUUID();
+    const wait = actionWait(action, options.timeoutMs, this.#policy());
+    const what = `action ${id}`;
+    const res = await this.#call({ method: 'POST', path: '/execute_action', body: { action, id }, timeoutMs: wait.totalMs }, what);
+    if (!Observation.safeParse(res.body).success) {
+      throw new RuntimeError('unavailable', `${what}: the server answered ${res.status} with something that is not an observation`, res.body);
+    }
+    return res.body as Observation;
+  }
+
+  /**
+   * Runs `command` in a bash session and resolves with a CommandResult: a non-zero exit code is
+   * data, `timedOut` means the command still runs (soft or hard timeout). An error observation
+   * (e.g. a refused command) rejects with RuntimeError 'bad_action', the observation as data.
+   */
+  async run(command: string, options: RunOptions = {}): Promise<CommandResult> {
+    const started = performance.now();
+    const args: Record<string, unknown> = { command };
+    if (options.session !== undefined) args.session = options.session;
+    if (options.blocking !== undefined) args.blocking = options.blocking;
+    const action: ActionInput = { action: 'run', args, ...(options.timeoutSeconds !== undefined ? { timeout: options.timeoutSeconds } : {}) };
+    const observation = await this.execute(action, { id: options.id });
+    return toCommandResult(observation, Math.round(performance.now() - started));
+  }
+
+  /**
+   * Streams an action over the client's WebSocket: iterate the handle for raw output chunks,
+   * await `handle.observation` for the result. If the socket drops, the client reconnects with
+   * backoff and attaches from the next chunk, so no chunk is lost or repeated; chunks the server
+   * no longer holds are reported (StreamOptions.onGap, else the iterator throws 'disconnected').
+   * The wait is the same as execute()'s, counted from the last frame when no timeout was set.
+   */
+  stream(action: ActionInput, options: StreamOptions = {}): StreamHandle {
+    this.#ensureOpen();
+    const id = options.id ?? randomUUID();
+    const wait = actionWait(action, options.timeoutMs, this.#policy());
+    const stream = new ActionStream(id, action, wait, options, {
+      socket: this.#socket,
+      input: (text, session) => this.execute({ action: 'run', args: { command: text, is_input: true, session } }),
+    });
+    this.#socket.add(stream);
+    return stream;
+  }
+
+  /** Fails calls in flight and later ones with 'unavailable' and releases every socket. */
+  async close(): Promise<void> {
+    if (this.#closing.signal.aborted) return;
+    this.#closing.abort();
+    this.#http.close();
+    await this.#socket.close();
+  }
+
+  #policy() {
+    return { marginMs: this.#options.timeoutMarginMs, defaultActionTimeoutMs: this.#options.defaultActionTimeoutMs };
+  }
+
+  #ensureOpen(): void {
+    if (this.#closing.signal.aborted) throw new RuntimeError('unavailable', 'the client was closed');
+  }
+
+  /** One HTTP call with retries, all within `req.timeoutMs` (null: no limit); any failure as a RuntimeError. */
+  async #call(req: HttpRequest, what: string): Promise<HttpResponse> {
+    this.#ensureOpen();
+    const deadline = req.timeoutMs === null ? null : Date.now() + req.timeoutMs;
+    try {
+      return await withRetries(
+        async () => {
+          if (this.#closing.signal.aborted) throw new TransportError('ECLOSED', 'the client was closed');
+          const remaining = deadline === null ? null : deadline - Date.now();
+          if (remaining !== null && remaining <= 0) throw new TransportError('ETIMEOUT', `no answer within ${req.timeoutMs} ms`);
+          const res = await this.#http.request({ ...req, timeoutMs: remaining });
+          if (res.status >= 400) throw new StatusError(res);
+          return res;
+        },
+        this.#options,
+        { transient: isTransient, deadline, signal: this.#closing.signal },
+      );
+    } catch (error) {
+      if (error instanceof TransportError && error.timedOut) {
+        const id = (req.body as { id?: string } | undefined)?.id;
+        const hint = id
+          ? ` (its timeout plus the ${this.#options.timeoutMarginMs} ms margin); it may still be running: execute it again with the same id to wait for its result`
+          : '';
+        throw new RuntimeError('timeout', `${what}: no answer within ${req.timeoutMs} ms${hint}`, { timeoutMs: req.timeoutMs, ...(id ? { id } : {}) });
+      }
+      throw toRuntimeError(error, what, this.url);
+    }
+  }
+}

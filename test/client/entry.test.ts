@@ -1,0 +1,39 @@
+// The client entry stays free of the server: bundling client/index.ts pulls in no node-pty, no
+// express and nothing from server/. Also checks the package.json "exports" points at it.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { build } from 'esbuild';
+import { describe, expect, it } from 'vitest';
+
+const root = join(import.meta.dirname, '..', '..');
+
+describe('the client entry', () => {
+  it('imports no node-pty, no express and nothing from server/', async () => {
+    const result = await build({
+      entryPoints: [join(root, 'client', 'index.ts')],
+      absWorkingDir: root,
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      write: false,
+      metafile: true,
+      logLevel: 'silent',
+      // ws's optional native speed-ups, not installed.
+      external: ['bufferutil', 'utf-8-validate'],
+    });
+    const inputs = Object.keys(result.metafile.inputs);
+    expect(inputs.some((p) => p.includes('node_modules/ws/'))).toBe(true); // dependencies were followed
+    expect(inputs.filter((p) => p.includes('node_modules/node-pty') || p.includes('node_modules/express'))).toEqual([]);
+    expect(inputs.filter((p) => p.startsWith('server/'))).toEqual([]);
+  });
+
+  it('is what package.json exports', () => {
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+    expect(pkg.exports).toEqual({ '.': { types: './dist/client/index.d.ts', import: './dist/client/index.js' } });
+    expect(pkg.types).toBe('./dist/client/index.d.ts');
+  });
+
+  it('exports by name only', () => {
+    expect(readFileSync(join(root, 'client', 'index.ts'), 'utf8')).not.toMatch(/export \*/);
+  });
+});
