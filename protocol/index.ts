@@ -11,7 +11,15 @@ export {
   ExecuteRequest,
 } from './actions.js';
 export type { Action, ActionKind, ActionInput } from './actions.js';
-export { RunMetadata, RunObservation, ErrorObservation, Observation } from './observations.js';
+export {
+  RunMetadata,
+  RunObservation,
+  ErrorObservation,
+  ReadObservation,
+  WriteObservation,
+  EditObservation,
+  Observation,
+} from './observations.js';
 export { HTTP_STATUS, ErrorBody } from './errors.js';
 export type { ErrorCode } from './errors.js';
 export { ClientFrame, ServerFrame } from './ws.js';

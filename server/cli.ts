@@ -39,6 +39,7 @@ Options:
   --log-level LEVEL     trace, debug, info, warn, error (default ${DEFAULTS.logLevel})
   --api-key-file FILE   read the API key from FILE instead of SESSION_API_KEY
   --max-body-mb N       JSON body limit in MiB (default ${DEFAULTS.maxBodyMb})
+  --max-upload-mb N     upload_file limit in MiB (default ${DEFAULTS.maxUploadMb})
   -h, --help            show this help
   -v, --version         print the version
 
@@ -74,11 +75,14 @@ async function serve(argv: string[]): Promise<void> {
       'log-level': { type: 'string' },
       'api-key-file': { type: 'string' },
       'max-body-mb': { type: 'string' },
+      'max-upload-mb': { type: 'string' },
     },
   });
   const env = process.env;
   const maxBodyMb = values['max-body-mb'] === undefined ? DEFAULTS.maxBodyMb : Number(values['max-body-mb']);
   if (!(maxBodyMb > 0)) throw new UsageError(`--max-body-mb must be a positive number, got ${JSON.stringify(values['max-body-mb'])}`);
+  const maxUploadMb = values['max-upload-mb'] === undefined ? DEFAULTS.maxUploadMb : Number(values['max-upload-mb']);
+  if (!(maxUploadMb > 0)) throw new UsageError(`--max-upload-mb must be a positive number, got ${JSON.stringify(values['max-upload-mb'])}`);
   const config: ServerConfig = {
     host: values.host ?? DEFAULTS.host,
     port: portOf(values.port, defaultPort()),
@@ -90,6 +94,7 @@ async function serve(argv: string[]): Promise<void> {
     noChangeTimeoutSeconds: envNumber(env, 'NO_CHANGE_TIMEOUT_SECONDS', DEFAULTS.noChangeTimeoutSeconds),
     maxOutputChars: Math.floor(envNumber(env, 'MAX_OUTPUT_CHARS', DEFAULTS.maxOutputChars)),
     maxBodyMb,
+    maxUploadMb,
   };
   // Loaded here, not at the top, so `probe` (a health check run every few seconds) stays cheap.
   const [{ createLogger }, { startServer }] = await Promise.all([import('./logger.js'), import('./server.js')]);

@@ -24,6 +24,8 @@ export interface ServerConfig {
   maxOutputChars: number;
   /** JSON bodies above this many MiB get 413. Default 10. */
   maxBodyMb: number;
+  /** Uploads (POST /upload_file) above this many MiB get 413. Default 10240. */
+  maxUploadMb?: number;
 }
 
 export const DEFAULTS = {
@@ -33,6 +35,7 @@ export const DEFAULTS = {
   noChangeTimeoutSeconds: 10,
   maxOutputChars: 30000,
   maxBodyMb: 10,
+  maxUploadMb: 10240,
 } as const;
 
 /** Reads a positive number from the environment, with a clear error for anything else. */

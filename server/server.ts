@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { ActionStore } from './actions/store.js';
 import { Executor } from './actions/executor.js';
+import { FileActions } from './actions/files/index.js';
 import { createApp } from './http/app.js';
 import { keyChecker } from './http/auth.js';
 import { attachWebSocket } from './http/ws.js';
@@ -52,7 +53,8 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     username: user.name,
     hostname: hostname(),
   });
-  const executor = new Executor(pool, new ActionStore(), log);
+  const files = new FileActions(switching ? { uid: user.uid, gid: user.gid, groups: [...new Set([user.gid, ...(process.getgroups?.() ?? [])])] } : undefined);
+  const executor = new Executor(pool, new ActionStore(), log, files);
   const checkKey = keyChecker(config.apiKey);
   if (!config.apiKey) log.warn('SESSION_API_KEY is not set: every route is open to anyone who can reach the port');
 
@@ -64,6 +66,8 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     version: VERSION,
     workingDir: config.workingDir,
     maxBodyMb: config.maxBodyMb,
+    maxUploadMb: config.maxUploadMb,
+    fileOwner: switching ? { uid: user.uid, gid: user.gid } : undefined,
     checkKey,
     isReady: () => isReady,
   });

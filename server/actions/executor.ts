@@ -5,6 +5,7 @@ import { ArgsByKind, ExecuteRequest, type Action, type ActionKind, type Observat
 import { ApiError, validationError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { SessionPool } from '../shell/pool.js';
+import { FileActions } from './files/index.js';
 import type { ActionRecord } from './record.js';
 import type { ActionStore } from './store.js';
 
@@ -16,6 +17,8 @@ export class Executor {
     private readonly pool: SessionPool,
     private readonly store: ActionStore,
     private readonly log: Logger,
+    /** read, write and edit; pass one that knows the session user when the server acts for another. */
+    private readonly files: FileActions = new FileActions(),
   ) {}
 
   /** Checks an /execute_action body (or a WS execute frame); throws a 400 naming the field. */
@@ -31,9 +34,6 @@ export class Executor {
     }
     const args = ArgsByKind[kind as ActionKind].safeParse(action.args);
     if (!args.success) throw validationError(args.error, 'action.args');
-    if (kind !== 'run') {
-      throw new ApiError('bad_request', `action.action: the ${kind} action is not available in this version of runtime-client`);
-    }
     return {
       id: id ?? fallbackId ?? randomUUID(),
       action: { kind, args: args.data, timeout: action.timeout ?? undefined } as Action,
@@ -65,7 +65,14 @@ export class Executor {
   }
 
   private async dispatch(action: Action, record: ActionRecord): Promise<Observation> {
-    if (action.kind !== 'run') throw new ApiError('bad_request', `the ${action.kind} action is not available`);
+    switch (action.kind) {
+      case 'read':
+        return this.files.read(action.args, this.pool.get(action.args.session).cwd);
+      case 'write':
+        return this.files.write(action.args, this.pool.get(action.args.session).cwd);
+      case 'edit':
+        return this.files.edit(action.args, this.pool.get(action.args.session).cwd);
+    }
     const args = action.args;
     const sink = (raw: string) => record.pushOutput(raw);
     if (args.is_static) {

@@ -5,6 +5,8 @@ import { ApiError } from '../errors.js';
 import type { Executor } from '../actions/executor.js';
 import type { SessionPool } from '../shell/pool.js';
 import type { Logger } from '../logger.js';
+import { registerFileRoutes } from '../files/routes.js';
+import type { Owner } from '../files/upload.js';
 
 export interface AppContext {
   executor: Executor;
@@ -16,6 +18,10 @@ export interface AppContext {
   checkKey: (given: unknown) => boolean;
   /** True once the default session is ready. */
   isReady: () => boolean;
+  /** Uploads larger than this many MiB get 413. Default 10240. */
+  maxUploadMb?: number;
+  /** Owner of uploaded files: the session user when the server runs as root for another user. */
+  fileOwner?: Owner;
 }
 
 export function createApp(ctx: AppContext): express.Express {
@@ -59,6 +65,13 @@ export function createApp(ctx: AppContext): express.Express {
     const record = ctx.executor.get(req.params.id);
     if (!record) return next(new ApiError('not_found', `no action with id ${JSON.stringify(req.params.id)} is known`));
     res.json(await record.done);
+  });
+
+  registerFileRoutes(app, {
+    maxUploadMb: ctx.maxUploadMb ?? 10240,
+    owner: ctx.fileOwner,
+    cwd: () => ctx.pool.list().find((s) => s.name === 'default')?.cwd ?? ctx.workingDir,
+    json,
   });
 
   app.use((req, _res, next) => next(new ApiError('not_found', `no route ${req.method} ${req.path}`)));

@@ -1,0 +1,59 @@
+// Writing a whole file the safe way: a temp file beside it, renamed over it, with the old file's mode
+// and owner (or 0664 and the session user for a new one) and parents created for the session user.
+import { randomBytes } from 'node:crypto';
+import type { Stats } from 'node:fs';
+import { chmod, chown, mkdir, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, relative, sep } from 'node:path';
+import type { FileAccess } from './access.js';
+import { fromFsError } from './errors.js';
+
+/** Mode of a file the server creates. */
+export const NEW_FILE_MODE = 0o664;
+
+/** Replaces (or creates) `path` with `content`; `existing` is its stat if it exists. */
+export async function writeWhole(access: FileAccess, path: string, content: string | Buffer, existing: Stats | undefined): Promise<void> {
+  try {
+    const target = existing ? await realpath(path) : path;
+    if (!existing) await makeParents(access, dirname(path));
+    const mode = existing ? existing.mode & 0o7777 : NEW_FILE_MODE;
+    const temp = join(dirname(target), `.${basename(target)}.rc-${randomBytes(6).toString('hex')}.tmp`);
+    try {
+      await writeFile(temp, content, { mode: 0o600, flag: 'wx' });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      // A writable file in a directory we may not write: write it in place instead.
+      if (existing && (code === 'EACCES' || code === 'EPERM')) return await writeFile(target, content);
+      throw e;
+    }
+    try {
+      await chmod(temp, mode);
+      if (existing) {
+        if (process.getuid?.() === 0) await chown(temp, existing.uid, existing.gid);
+      } else {
+        await access.adopt(temp);
+      }
+      await rename(temp, target);
+    } catch (e) {
+      await rm(temp, { force: true });
+      throw e;
+    }
+  } catch (e) {
+    throw fromFsError(e, path);
+  }
+}
+
+/** Creates `dir` and its missing parents, each owned by the session user. */
+async function makeParents(access: FileAccess, dir: string): Promise<void> {
+  const first = await mkdir(dir, { recursive: true });
+  if (!first) {
+    const info = await stat(dir);
+    if (!info.isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+    return;
+  }
+  let current = first;
+  await access.adopt(current);
+  for (const part of relative(first, dir).split(sep).filter(Boolean)) {
+    current = join(current, part);
+    await access.adopt(current);
+  }
+}

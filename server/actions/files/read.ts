@@ -1,0 +1,38 @@
+// The read action: a range of text lines, an image as a data: URL, or an error for a binary file.
+import { readFile } from 'node:fs/promises';
+import type { ReadArgs, ReadObservation } from '../../../protocol/index.js';
+import type { FileAccess } from './access.js';
+import { MAX_CONTENT_BYTES, readLines, sniff } from './content.js';
+import { FileError, fromFsError } from './errors.js';
+
+export async function readAction(access: FileAccess, path: string, args: ReadArgs): Promise<ReadObservation> {
+  const info = await access.check(path, 'r');
+  if (info.isDirectory()) throw new FileError('ERROR_IS_DIRECTORY', `The path ${path} is a directory; read needs a file.`);
+  try {
+    const kind = await sniff(path);
+    if (kind.kind === 'binary') {
+      throw new FileError('ERROR_BINARY_FILE', `The file ${path} is binary (it holds NUL bytes) and cannot be read as text.`);
+    }
+    if (kind.kind === 'image') {
+      if (info.size > MAX_CONTENT_BYTES) {
+        throw new FileError('ERROR_FILE_TOO_LARGE', `The image ${path} is larger than ${MAX_CONTENT_BYTES / 1024 / 1024} MiB.`);
+      }
+      const data = await readFile(path);
+      return {
+        observation: 'read',
+        content: `data:${kind.mime};base64,${data.toString('base64')}`,
+        extras: { path, impl_source: 'default' },
+        success: true,
+      };
+    }
+    const range = await readLines(path, args.start, args.end);
+    return {
+      observation: 'read',
+      content: range.text,
+      extras: { path, impl_source: 'default', line_count: range.lineCount, total_lines: range.totalLines },
+      success: true,
+    };
+  } catch (e) {
+    throw fromFsError(e, path);
+  }
+}

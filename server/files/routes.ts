@@ -1,0 +1,88 @@
+// The file-transfer routes of PROTOCOL.md ("Files over HTTP") on an express app.
+import express, { type Express, type Request } from 'express';
+import { isAbsolute, resolve, basename } from 'node:path';
+import { ApiError } from '../errors.js';
+import { listFiles } from './list.js';
+import { checkExists, writeTar, writeZip } from './pack.js';
+import { handleUpload, type Owner } from './upload.js';
+
+export interface FileRoutesContext {
+  /** Uploads larger than this many MiB get 413. */
+  maxUploadMb: number;
+  /** Owner of uploaded files when the server runs as root for another user. */
+  owner?: Owner;
+  /** Where relative or missing list_files paths start: the default session's cwd. */
+  cwd: () => string;
+  json: express.RequestHandler;
+}
+
+export function registerFileRoutes(app: Express, ctx: FileRoutesContext): void {
+  app.post('/upload_file', async (req, res, next) => {
+    try {
+      const destination = query(req, 'destination');
+      if (!destination) throw new ApiError('bad_request', 'the query parameter "destination" (an absolute directory) is required');
+      const maxBytes = ctx.maxUploadMb * 2 ** 20;
+      // A declared length far over the limit is refused before reading it (multipart adds a few headers).
+      if (Number(req.get('content-length')) > maxBytes + 2 ** 20) {
+        res.setHeader('connection', 'close');
+        throw new ApiError('payload_too_large', `the uploaded file is larger than ${ctx.maxUploadMb} MiB`);
+      }
+      const result = await handleUpload(req, {
+        destination,
+        recursive: flag(query(req, 'recursive')),
+        format: format(req),
+        maxBytes,
+        owner: ctx.owner,
+      });
+      res.json({ destination, paths: result.paths, bytes: result.bytes });
+    } catch (e) {
+      next(e);
+    }
+  });
+
+  app.get('/download_files', async (req, res, next) => {
+    try {
+      const path = query(req, 'path');
+      if (!path || !isAbsolute(path)) throw new ApiError('bad_request', 'the query parameter "path" must be an absolute path');
+      const fmt = format(req);
+      await checkExists(path);
+      const name = `${basename(path) || 'root'}.${fmt}`;
+      res.setHeader('content-type', fmt === 'tar' ? 'application/x-tar' : 'application/zip');
+      res.attachment(name);
+      try {
+        await (fmt === 'tar' ? writeTar(path, res) : writeZip(path, res, flag(query(req, 'compress'))));
+      } catch (e) {
+        // Headers are sent: the only way left to say "incomplete" is to cut the connection.
+        if (!res.headersSent) throw e;
+        res.destroy(e as Error);
+      }
+    } catch (e) {
+      next(e);
+    }
+  });
+
+  app.post('/list_files', ctx.json, async (req, res, next) => {
+    try {
+      const given = (req.body as { path?: unknown } | undefined)?.path;
+      if (given !== undefined && given !== null && typeof given !== 'string') throw new ApiError('bad_request', 'path: expected a string');
+      res.json(await listFiles(given ? resolve(ctx.cwd(), given) : ctx.cwd()));
+    } catch (e) {
+      next(e);
+    }
+  });
+}
+
+function query(req: Request, name: string): string | undefined {
+  const v = req.query[name];
+  return typeof v === 'string' ? v : undefined;
+}
+
+function flag(v: string | undefined): boolean {
+  return v === 'true' || v === '1' || v === 'yes';
+}
+
+function format(req: Request): 'zip' | 'tar' {
+  const f = query(req, 'format') ?? 'zip';
+  if (f !== 'zip' && f !== 'tar') throw new ApiError('bad_request', `format must be "zip" or "tar", got ${JSON.stringify(f)}`);
+  return f;
+}

@@ -1,0 +1,111 @@
+// write: whole files and line ranges, parents created, modes kept; as a --username user, that user's
+// ownership and permissions.
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startServer, type TestServer } from '../../helpers/server.js';
+import { act, expectError } from './helpers.js';
+
+const isRoot = process.getuid?.() === 0;
+let server: TestServer;
+let dir: string;
+
+beforeAll(async () => {
+  server = await startServer();
+  dir = mkdtempSync(join(tmpdir(), 'rc-write-'));
+});
+afterAll(async () => {
+  await server?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('write', () => {
+  it('creates a file and its parents with mode 0664', async () => {
+    const path = join(dir, 'x', 'y', 'new.txt');
+    const obs = await act(server, 'write', { path, content: 'hello\n' });
+    expect(obs).toEqual({ observation: 'write', content: '', extras: { path }, success: true });
+    expect(readFileSync(path, 'utf8')).toBe('hello\n');
+    expect(statSync(path).mode & 0o777).toBe(0o664);
+  });
+
+  it('rewrites a file keeping its mode', async () => {
+    const path = join(dir, 'keep.sh');
+    writeFileSync(path, 'old\n', { mode: 0o700 });
+    chmodSync(path, 0o700);
+    await act(server, 'write', { path, content: 'new' });
+    expect(readFileSync(path, 'utf8')).toBe('new');
+    expect(statSync(path).mode & 0o777).toBe(0o700);
+  });
+
+  it('replaces the lines [start, end)', async () => {
+    const path = join(dir, 'range.txt');
+    writeFileSync(path, 'l0\nl1\nl2\nl3\n');
+    await act(server, 'write', { path, content: 'A\nB', start: 1, end: 3 });
+    expect(readFileSync(path, 'utf8')).toBe('l0\nA\nB\nl3\n');
+    await act(server, 'write', { path, content: 'tail\n', start: 3 });
+    expect(readFileSync(path, 'utf8')).toBe('l0\nA\nB\ntail\n');
+  });
+
+  it('resolves a relative path against the session cwd', async () => {
+    await server.run(`cd ${dir}`, { session: 'writer' });
+    await act(server, 'write', { path: 'rel.txt', content: 'r', session: 'writer' });
+    expect(readFileSync(join(dir, 'rel.txt'), 'utf8')).toBe('r');
+  });
+
+  it('answers a directory with an error observation', async () => {
+    expectError(await act(server, 'write', { path: dir, content: 'x' }), 'ERROR_IS_DIRECTORY');
+    writeFileSync(join(dir, 'plain'), '');
+    expectError(await act(server, 'write', { path: join(dir, 'plain', 'child.txt'), content: 'x' }), 'ERROR_NOT_DIRECTORY');
+  });
+});
+
+describe.runIf(isRoot)('as the --username user', () => {
+  let userServer: TestServer;
+  let base: string;
+  const NOBODY = 65534;
+
+  beforeAll(async () => {
+    userServer = await startServer({ args: ['--username', 'nobody', '--working-dir', '/tmp'] });
+    base = mkdtempSync(join('/tmp', 'rc-user-'));
+    chmodSync(base, 0o777);
+  });
+  afterAll(async () => {
+    await userServer?.stop();
+    rmSync(base, { recursive: true, force: true });
+  });
+
+  it('creates files and parents owned by that user', async () => {
+    const path = join(base, 'made', 'by', 'nobody.txt');
+    expect((await act(userServer, 'write', { path, content: 'n' })).success).toBe(true);
+    for (const p of [path, join(base, 'made', 'by'), join(base, 'made')]) expect(statSync(p).uid).toBe(NOBODY);
+    expect(statSync(path).mode & 0o777).toBe(0o664);
+    const created = await act(userServer, 'edit', { command: 'create', path: join(base, 'edit.txt'), file_text: 'e\n' });
+    expect(created.success).toBe(true);
+    expect(statSync(join(base, 'edit.txt')).uid).toBe(NOBODY);
+  });
+
+  it('keeps the owner of a file it may write but does not own', async () => {
+    const path = join(base, 'shared.txt');
+    writeFileSync(path, 'root\n');
+    chmodSync(path, 0o666);
+    await act(userServer, 'write', { path, content: 'changed\n' });
+    expect(readFileSync(path, 'utf8')).toBe('changed\n');
+    expect(statSync(path).uid).toBe(0);
+    expect(statSync(path).mode & 0o777).toBe(0o666);
+  });
+
+  it('denies what that user may not read or write', async () => {
+    const secret = join(base, 'secret.txt');
+    writeFileSync(secret, 'root only\n');
+    chmodSync(secret, 0o600);
+    expectError(await act(userServer, 'read', { path: secret }), 'ERROR_PERMISSION_DENIED', /Permission denied/);
+    expectError(await act(userServer, 'write', { path: secret, content: 'x' }), 'ERROR_PERMISSION_DENIED');
+    expectError(await act(userServer, 'edit', { command: 'str_replace', path: secret, old_str: 'root', new_str: 'x' }), 'ERROR_PERMISSION_DENIED');
+    const locked = join(base, 'locked');
+    mkdirSync(locked, { mode: 0o755 });
+    expectError(await act(userServer, 'write', { path: join(locked, 'f.txt'), content: 'x' }), 'ERROR_PERMISSION_DENIED');
+    expectError(await act(userServer, 'edit', { command: 'create', path: join(locked, 'sub', 'f.txt'), file_text: 'x' }), 'ERROR_PERMISSION_DENIED');
+    expect(readFileSync(secret, 'utf8')).toBe('root only\n');
+  });
+});

@@ -1,0 +1,365 @@
+// File transfer over HTTP: upload (single file, zip, tar), download (zip, tar), list_files, limits
+// and hostile archives, against a real server.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { createHash, randomBytes, randomFillSync } from 'node:crypto';
+import { createWriteStream, existsSync, lstatSync, mkdirSync, mkdtempSync, openAsBlob, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import tar from 'tar-stream';
+import yazl from 'yazl';
+import { KEY, startServer, type TestServer } from '../helpers/server.js';
+
+let server: TestServer;
+let small: TestServer;
+let scratch: string;
+beforeAll(async () => {
+  [server, small] = await Promise.all([startServer(), startServer({ args: ['--max-upload-mb', '1'] })]);
+  scratch = mkdtempSync(join(tmpdir(), 'rc-transfer-'));
+});
+afterAll(async () => {
+  await Promise.all([server?.stop(), small?.stop()]);
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+const auth = { 'x-session-api-key': KEY };
+
+async function upload(s: TestServer, file: string, query: Record<string, string>, name = 'upload.bin') {
+  const form = new FormData();
+  form.append('file', await openAsBlob(file), name);
+  const res = await fetch(`${s.url}/upload_file?${new URLSearchParams(query)}`, { method: 'POST', headers: auth, body: form });
+  return { status: res.status, body: await res.json() };
+}
+
+async function download(s: TestServer, path: string, to: string, format?: string) {
+  const res = await fetch(`${s.url}/download_files?${new URLSearchParams({ path, ...(format ? { format } : {}) })}`, { headers: auth });
+  if (res.status !== 200) return { status: res.status, body: await res.json(), headers: res.headers };
+  await pipeline(Readable.fromWeb(res.body as never), createWriteStream(to));
+  return { status: 200, body: null, headers: res.headers };
+}
+
+/** kind, mode, sha256 or link target of every path under `root`, sorted. */
+function snapshot(root: string): string[] {
+  const out: string[] = [];
+  const walk = (dir: string, prefix: string) => {
+    for (const name of readdirSync(dir)) {
+      const abs = join(dir, name);
+      const rel = prefix + name;
+      const st = lstatSync(abs);
+      if (st.isSymbolicLink()) out.push(`${rel} link ${readlinkSync(abs)}`);
+      else if (st.isDirectory()) {
+        out.push(`${rel}/ dir ${(st.mode & 0o7777).toString(8)}`);
+        walk(abs, rel + '/');
+      } else out.push(`${rel} ${(st.mode & 0o7777).toString(8)} ${st.size} ${createHash('sha256').update(readFileSync(abs)).digest('hex')}`);
+    }
+  };
+  walk(root, '');
+  return out.sort();
+}
+
+/** ~`totalMb` MiB of random files of varied sizes in nested dirs, an executable and a symlink. */
+function makeTree(root: string, totalMb: number): void {
+  const sizes = [0, 1, 511, 4096, 65_537, 1_000_000, 3_333_333, 7 * 2 ** 20];
+  let left = totalMb * 2 ** 20;
+  let i = 0;
+  while (left > 0) {
+    const dir = join(root, `d${i % 5}`, i % 3 === 0 ? `deep/er${i % 2}` : '');
+    mkdirSync(dir, { recursive: true });
+    const size = Math.min(left, sizes[i % sizes.length] + (i * 7919) % 1000);
+    writeFileSync(join(dir, `f${i}.bin`), randomFillSync(Buffer.allocUnsafe(size)), { mode: 0o644 });
+    left -= size;
+    i++;
+  }
+  mkdirSync(join(root, 'empty'));
+  writeFileSync(join(root, 'run.sh'), '#!/bin/sh\necho hi\n', { mode: 0o755 });
+  symlinkSync('d0/f0.bin', join(root, 'link-to-f0'));
+  symlinkSync('d1', join(root, 'link-to-dir'));
+}
+
+/** A zip of `root` written with yazl: unix modes, symlinks as S_IFLNK entries. */
+async function zipTree(root: string, to: string): Promise<void> {
+  const zip = new yazl.ZipFile();
+  const done = pipeline(zip.outputStream as Readable, createWriteStream(to));
+  const walk = (dir: string, prefix: string) => {
+    for (const name of readdirSync(dir)) {
+      const abs = join(dir, name);
+      const st = lstatSync(abs);
+      const rel = prefix + name;
+      if (st.isSymbolicLink()) zip.addBuffer(Buffer.from(readlinkSync(abs)), rel, { mode: 0o120777 });
+      else if (st.isDirectory()) {
+        zip.addEmptyDirectory(rel, { mode: 0o040000 | (st.mode & 0o7777) });
+        walk(abs, rel + '/');
+      } else zip.addFile(abs, rel, { compress: false, mode: st.mode });
+    }
+  };
+  walk(root, '');
+  zip.end();
+  await done;
+}
+
+/** A zip whose names yazl would refuse: written with same-length placeholders, then patched. */
+async function evilZip(to: string, entries: { name: string; data?: string; link?: string }[]): Promise<void> {
+  const zip = new yazl.ZipFile();
+  const names = entries.map((e, i) => {
+    const placeholder = `p${i}`.padEnd(e.name.length, 'x');
+    if (e.link !== undefined) zip.addBuffer(Buffer.from(e.link), placeholder, { mode: 0o120777 });
+    else zip.addBuffer(Buffer.from(e.data ?? 'evil'), placeholder, { mode: 0o100644 });
+    return [placeholder, e.name] as const;
+  });
+  zip.end();
+  const chunks: Buffer[] = [];
+  for await (const c of zip.outputStream) chunks.push(c as Buffer);
+  let buf = Buffer.concat(chunks);
+  for (const [from, name] of names) {
+    let at = buf.indexOf(from);
+    expect(at).toBeGreaterThan(0);
+    while (at !== -1) {
+      buf.write(name, at, 'latin1');
+      at = buf.indexOf(from, at + 1);
+    }
+  }
+  writeFileSync(to, buf);
+}
+
+describe('upload and download of a tree', () => {
+  it('round-trips ~200 MB through zip upload, then zip and tar downloads, byte for byte', async () => {
+    const src = join(scratch, 'tree');
+    makeTree(src, 200);
+    const zipPath = join(scratch, 'tree.zip');
+    await zipTree(src, zipPath);
+    const dest = join(scratch, 'uploaded', 'here');
+    const up = await upload(server, zipPath, { destination: dest, recursive: 'true' }, 'tree.zip');
+    expect(up.status).toBe(200);
+    const want = snapshot(src);
+    expect(want.length).toBeGreaterThan(50);
+    expect(snapshot(dest)).toEqual(want);
+    expect(readdirSync(dest).filter((n) => n.startsWith('.rc-upload'))).toEqual([]);
+
+    const gotZip = join(scratch, 'down.zip');
+    const z = await download(server, dest, gotZip);
+    expect(z.status).toBe(200);
+    expect(z.headers.get('content-disposition')).toMatch(/attachment; filename="?here\.zip"?/);
+    const fromZip = join(scratch, 'from-zip');
+    mkdirSync(fromZip);
+    execFileSync('unzip', ['-q', gotZip, '-d', fromZip]);
+    expect(snapshot(fromZip)).toEqual(want);
+
+    const gotTar = join(scratch, 'down.tar');
+    expect((await download(server, dest, gotTar, 'tar')).status).toBe(200);
+    const fromTar = join(scratch, 'from-tar');
+    mkdirSync(fromTar);
+    execFileSync('tar', ['-xpf', gotTar, '-C', fromTar]);
+    expect(snapshot(fromTar)).toEqual(want);
+    rmSync(src, { recursive: true });
+    rmSync(dest, { recursive: true });
+  }, 180_000);
+
+  it('unpacks a tar upload with format=tar', async () => {
+    const src = join(scratch, 'small-tree');
+    makeTree(src, 3);
+    const tarPath = join(scratch, 'small.tar');
+    execFileSync('tar', ['-cf', tarPath, '-C', src, '.']);
+    const dest = join(scratch, 'tar-dest');
+    const up = await upload(server, tarPath, { destination: dest, recursive: 'true', format: 'tar' }, 'small.tar');
+    expect(up.status).toBe(200);
+    expect(snapshot(dest)).toEqual(snapshot(src));
+  });
+
+  it('downloads a single file as an archive holding it', async () => {
+    const file = join(scratch, 'one.txt');
+    writeFileSync(file, 'just one\n', { mode: 0o640 });
+    const got = join(scratch, 'one.tar');
+    expect((await download(server, file, got, 'tar')).status).toBe(200);
+    expect(execFileSync('tar', ['-tvf', got]).toString()).toMatch(/^-rw-r----- .* one\.txt\n$/);
+  });
+
+  it('answers 404 for a missing path', async () => {
+    const r = await download(server, join(scratch, 'missing'), join(scratch, 'x.zip'));
+    expect(r.status).toBe(404);
+    expect(r.body.error.code).toBe('not_found');
+  });
+});
+
+describe('single-file upload', () => {
+  it('puts the file at destination/<filename>, creating the destination', async () => {
+    const file = join(scratch, 'payload.bin');
+    writeFileSync(file, randomBytes(300_000));
+    const dest = join(scratch, 'single', 'dir');
+    const up = await upload(server, file, { destination: dest }, 'renamed.bin');
+    expect(up.status).toBe(200);
+    expect(up.body.paths).toEqual([join(dest, 'renamed.bin')]);
+    expect(readFileSync(join(dest, 'renamed.bin')).equals(readFileSync(file))).toBe(true);
+    expect(readdirSync(dest)).toEqual(['renamed.bin']);
+  });
+
+  it('refuses a relative destination and a body without a file field', async () => {
+    const file = join(scratch, 'rel.txt');
+    writeFileSync(file, 'x');
+    expect((await upload(server, file, { destination: 'relative/dir' })).status).toBe(400);
+    const res = await fetch(`${server.url}/upload_file?destination=${scratch}/nofield`, { method: 'POST', headers: auth, body: new FormData() });
+    expect(res.status).toBe(400);
+  });
+});
+
+describe('limits', () => {
+  const leftIn = (dir: string) => (existsSync(dir) ? readdirSync(dir) : []);
+
+  it('answers 413 at once when Content-Length is over --max-upload-mb, leaving no file behind', async () => {
+    const file = join(scratch, 'big.bin');
+    writeFileSync(file, randomBytes(3 * 2 ** 20));
+    const dest = join(scratch, 'limited');
+    const up = await upload(small, file, { destination: dest }, 'big.bin');
+    expect(up.status).toBe(413);
+    expect(up.body.error.code).toBe('payload_too_large');
+    expect(leftIn(dest)).toEqual([]);
+    const zipUp = await upload(small, file, { destination: dest, recursive: 'true' }, 'big.zip');
+    expect(zipUp.status).toBe(413);
+    expect(leftIn(dest)).toEqual([]);
+  });
+
+  it('answers 413 when a chunked body (no Content-Length) goes over the limit, and keeps serving', async () => {
+    const dest = join(scratch, 'limited-chunked');
+    const { upload: put } = await import('../../client/files.js');
+    const src = join(scratch, 'limited-src');
+    mkdirSync(src);
+    writeFileSync(join(src, 'big.bin'), randomBytes(2 * 2 ** 20));
+    await expect(put({ url: small.url, apiKey: KEY }, src, dest)).rejects.toMatchObject({ code: 'bad_action', data: { error: { code: 'payload_too_large' } } });
+    expect(leftIn(dest)).toEqual([]);
+    expect((await fetch(`${small.url}/alive`)).status).toBe(200);
+  });
+});
+
+describe('hostile archives', () => {
+  const outside = () => `rc-evil-${randomBytes(4).toString('hex')}`;
+
+  it.each([
+    ['a ../ entry', (o: string) => [{ name: 'ok.txt' }, { name: `../${o}` }], /contains "\.\."/],
+    ['an absolute entry', (o: string) => [{ name: 'ok.txt' }, { name: `/tmp/${o}` }], /absolute path/],
+    ['a symlink to /etc, then a file through it', (o: string) => [{ name: 'ok.txt' }, { name: 'etc', link: '/etc' }, { name: `etc/${o}` }], /symlink to an absolute path/],
+    ['a relative symlink out of the destination', (o: string) => [{ name: 'sub/up', link: '../../..' }, { name: `sub/up/${o}` }], /outside the destination/],
+    ['a file through an inside symlink', (o: string) => [{ name: 'real/x' }, { name: 'alias', link: 'real' }, { name: `alias/${o}` }], /through the symlink alias/],
+  ])('rejects %s with 400, writing nothing', async (_label, make, message) => {
+    const o = outside();
+    const zipPath = join(scratch, `${o}.zip`);
+    await evilZip(zipPath, make(o));
+    const parent = join(scratch, `evil-parent-${o}`);
+    const dest = join(parent, 'a', 'b');
+    mkdirSync(dest, { recursive: true });
+    const up = await upload(server, zipPath, { destination: dest, recursive: 'true' }, 'evil.zip');
+    expect(up.status).toBe(400);
+    expect(up.body.error.code).toBe('bad_request');
+    expect(up.body.error.message).toMatch(message);
+    expect(readdirSync(dest)).toEqual([]);
+    expect(readdirSync(parent)).toEqual(['a']);
+    expect(readdirSync(join(parent, 'a'))).toEqual(['b']);
+    expect(existsSync(`/tmp/${o}`)).toBe(false);
+    expect(existsSync(`/etc/${o}`)).toBe(false);
+  });
+
+  it('rejects a tar with a ../ entry and a link out, writing nothing', async () => {
+    for (const bad of [{ name: '../tar-evil', type: 'file' as const }, { name: 'l', type: 'symlink' as const, linkname: '/etc' }]) {
+      const pack = tar.pack();
+      pack.entry({ name: 'ok.txt' }, 'fine');
+      if (bad.type === 'file') pack.entry({ name: bad.name }, 'evil');
+      else pack.entry({ name: bad.name, type: 'symlink', linkname: bad.linkname });
+      pack.finalize();
+      const tarPath = join(scratch, 'evil.tar');
+      await pipeline(pack as unknown as Readable, createWriteStream(tarPath));
+      const dest = join(scratch, `tar-evil-${bad.type}`, 'd');
+      const up = await upload(server, tarPath, { destination: dest, recursive: 'true', format: 'tar' }, 'evil.tar');
+      expect(up.status).toBe(400);
+      expect(up.body.error.message).toContain(JSON.stringify(bad.name));
+      expect(readdirSync(dest)).toEqual([]);
+      expect(existsSync(join(scratch, `tar-evil-${bad.type}`, 'tar-evil'))).toBe(false);
+    }
+  });
+
+  it('rejects a file that is not a zip with 400', async () => {
+    const file = join(scratch, 'not.zip');
+    writeFileSync(file, 'definitely not a zip');
+    const dest = join(scratch, 'notzip');
+    expect((await upload(server, file, { destination: dest, recursive: 'true' })).status).toBe(400);
+    expect(readdirSync(dest)).toEqual([]);
+  });
+});
+
+describe('list_files', () => {
+  const list = (body: unknown) =>
+    fetch(`${server.url}/list_files`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+  it('lists directories first with a trailing /, then files, case-insensitively', async () => {
+    const dir = join(scratch, 'listing');
+    for (const d of ['b', 'A', 'c-dir']) mkdirSync(join(dir, d), { recursive: true });
+    for (const f of ['c.txt', 'B.txt', 'a.txt', '.hidden']) writeFileSync(join(dir, f), '');
+    symlinkSync('A', join(dir, 'z-link'));
+    const res = await list({ path: dir });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual(['A/', 'b/', 'c-dir/', 'z-link/', '.hidden', 'a.txt', 'B.txt', 'c.txt']);
+  });
+
+  it("defaults to the default session's cwd", async () => {
+    const dir = join(scratch, 'cwd-here');
+    mkdirSync(join(dir, 'inner'), { recursive: true });
+    await server.run(`cd ${dir}`);
+    const res = await list({});
+    expect(await res.json()).toEqual(['inner/']);
+  });
+
+  it('answers 404 for a missing path', async () => {
+    const res = await list({ path: join(scratch, 'nothing-here') });
+    expect(res.status).toBe(404);
+    expect((await res.json()).error.code).toBe('not_found');
+  });
+});
+
+describe('client/files helpers', () => {
+  it('uploads a directory, downloads it back (tar and zip) and lists it', async () => {
+    const { upload: put, download: get, listFiles } = await import('../../client/files.js');
+    const target = { url: server.url, apiKey: KEY };
+    const src = join(scratch, 'client-src');
+    makeTree(src, 5);
+    const dest = join(scratch, 'client-dest');
+    const up = await put(target, src, dest);
+    expect(up.paths.length).toBeGreaterThan(3);
+    expect(snapshot(dest)).toEqual(snapshot(src));
+    for (const format of ['tar', 'zip'] as const) {
+      const back = join(scratch, `client-back-${format}`);
+      await get(target, dest, back, { format });
+      expect(snapshot(back)).toEqual(snapshot(src));
+    }
+    expect(await listFiles(target, dest)).toEqual(['d0/', 'd1/', 'd2/', 'd3/', 'd4/', 'empty/', 'link-to-dir/', 'link-to-f0', 'run.sh']);
+    const file = join(scratch, 'client-one.txt');
+    writeFileSync(file, 'one');
+    expect((await put(target, file, dest)).paths).toEqual([join(dest, 'client-one.txt')]);
+    await expect(get(target, join(scratch, 'absent'), join(scratch, 'x'))).rejects.toMatchObject({ code: 'bad_action' });
+  });
+});
+
+describe('--username', () => {
+  const isRoot = process.getuid?.() === 0;
+  it.runIf(isRoot)('gives everything an upload creates to the session user', async () => {
+    const owned = await startServer({ args: ['--username', 'nobody', '--working-dir', '/tmp'] });
+    try {
+      const src = join(scratch, 'owned-src');
+      makeTree(src, 1);
+      const zipPath = join(scratch, 'owned.zip');
+      await zipTree(src, zipPath);
+      const base = join(scratch, 'owned');
+      const dest = join(base, 'new', 'dir');
+      expect((await upload(owned, zipPath, { destination: dest, recursive: 'true' })).status).toBe(200);
+      expect((await upload(owned, zipPath, { destination: dest }, 'plain.zip')).status).toBe(200);
+      const owners = new Set<number>();
+      const walk = (p: string) => {
+        owners.add(lstatSync(p).uid);
+        if (lstatSync(p).isDirectory()) for (const n of readdirSync(p)) walk(join(p, n));
+      };
+      walk(join(base, 'new'));
+      expect([...owners]).toEqual([65534]);
+      expect(snapshot(dest).filter((l) => !l.startsWith('plain.zip'))).toEqual(snapshot(src));
+    } finally {
+      await owned.stop();
+    }
+  });
+});
