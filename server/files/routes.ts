@@ -1,4 +1,5 @@
 // The file-transfer routes of PROTOCOL.md ("Files over HTTP") on an express app.
+import { once } from 'node:events';
 import express, { type Express, type Request } from 'express';
 import { isAbsolute, resolve, basename } from 'node:path';
 import { ApiError } from '../errors.js';
@@ -16,6 +17,9 @@ export interface FileRoutesContext {
   json: express.RequestHandler;
 }
 
+/** Past the limit by at most this much, a refused upload's body is read and dropped before answering. */
+const DRAIN_LIMIT_BYTES = 64 * 2 ** 20;
+
 export function registerFileRoutes(app: Express, ctx: FileRoutesContext): void {
   app.post('/upload_file', async (req, res, next) => {
     try {
@@ -23,8 +27,14 @@ export function registerFileRoutes(app: Express, ctx: FileRoutesContext): void {
       if (!destination) throw new ApiError('bad_request', 'the query parameter "destination" (an absolute directory) is required');
       const maxBytes = ctx.maxUploadMb * 2 ** 20;
       // A declared length far over the limit is refused before reading it (multipart adds a few headers).
-      if (Number(req.get('content-length')) > maxBytes + 2 ** 20) {
-        res.setHeader('connection', 'close');
+      const declared = Number(req.get('content-length'));
+      if (declared > maxBytes + 2 ** 20) {
+        // A client still sending gets a broken pipe, not this answer, if the socket closes now: read
+        // and discard a moderate excess first; close at once only on an absurd one.
+        if (declared - maxBytes <= DRAIN_LIMIT_BYTES) {
+          req.resume();
+          await once(req, 'end');
+        } else res.setHeader('connection', 'close');
         throw new ApiError('payload_too_large', `the uploaded file is larger than ${ctx.maxUploadMb} MiB`);
       }
       const result = await handleUpload(req, {
