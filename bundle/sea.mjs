@@ -80,10 +80,15 @@ function debs() {
     log(`apt-get download ${missing.join(' ')}`);
     // As root, apt would drop to the _apt user, which cannot write here; there is nothing to protect.
     const sandbox = process.getuid?.() === 0 ? ['-o', 'APT::Sandbox::User=root'] : [];
+    const download = () => run('apt-get', [...sandbox, 'download', ...missing.map((p) => `${p}:amd64`)], { cwd: debDir });
     try {
-      run('apt-get', [...sandbox, 'download', ...missing.map((p) => `${p}:amd64`)], { cwd: debDir });
+      download();
     } catch (e) {
-      throw new Error(`${e.message}\n(if apt cannot find a package, run \`apt-get update\` once)`);
+      // A new machine may have no package lists yet: as root, fetch them once and try again.
+      if (process.getuid?.() !== 0) throw new Error(`${e.message}\n(if apt cannot find a package, run \`apt-get update\` once as root)`);
+      log('apt-get download failed; running apt-get update and retrying');
+      run('apt-get', ['update', '-qq']);
+      download();
     }
   }
   const roots = {};
