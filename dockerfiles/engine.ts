@@ -10,27 +10,45 @@ export function engineSocket(env: NodeJS.ProcessEnv = process.env): string {
   return '/var/run/docker.sock';
 }
 
-/** One API call; resolves with the parsed JSON body (or null), rejects on a status >= 400. */
-export function engine(method: string, path: string, body?: unknown): Promise<any> {
+/** A failed Engine API call; `status` is the engine's HTTP status (undefined when unreachable). */
+export class EngineError extends Error {
+  constructor(
+    message: string,
+    readonly status?: number,
+  ) {
+    super(message);
+  }
+}
+
+/** One API call; resolves with the raw body, rejects with EngineError on a status >= 400. */
+export function engineRaw(method: string, path: string, body?: unknown): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const req = request(
       { socketPath: engineSocket(), method, path, headers: payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {} },
       (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk) => (text += chunk));
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('error', (e) => reject(new EngineError(`docker engine ${method} ${path}: ${e.message}`)));
         res.on('end', () => {
-          const parsed = text ? safeJson(text) : null;
-          if ((res.statusCode ?? 500) >= 400) {
-            reject(new Error(`docker engine ${method} ${path}: ${res.statusCode} ${(parsed as { message?: string })?.message ?? text}`));
-          } else resolve(parsed);
+          const raw = Buffer.concat(chunks);
+          const status = res.statusCode ?? 500;
+          if (status < 400) return resolve(raw);
+          const text = raw.toString('utf8');
+          const message = (safeJson(text) as { message?: string } | null)?.message ?? text;
+          reject(new EngineError(`docker engine ${method} ${path}: ${status} ${message}`, status));
         });
       },
     );
-    req.on('error', (e) => reject(new Error(`cannot reach the docker engine at ${engineSocket()}: ${e.message}`)));
+    req.on('error', (e) => reject(new EngineError(`cannot reach the docker engine at ${engineSocket()}: ${e.message}`)));
     req.end(payload);
   });
+}
+
+/** One API call; resolves with the parsed JSON body (or null), rejects with EngineError on a status >= 400. */
+export async function engine(method: string, path: string, body?: unknown): Promise<any> {
+  const text = (await engineRaw(method, path, body)).toString('utf8');
+  return text ? safeJson(text) : null;
 }
 
 /** Creates and starts a container; returns its id. */

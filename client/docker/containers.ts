@@ -1,7 +1,6 @@
 // The Engine API calls a runtime needs, with failures turned into RuntimeError 'docker' (the
 // engine's HTTP status kept in `data.status`).
-import { request } from 'node:http';
-import { engine, engineSocket } from '../../dockerfiles/engine.js';
+import { EngineError, engine, engineRaw } from '../../dockerfiles/engine.js';
 import { RuntimeError } from '../errors.js';
 import { CONTAINER_PORT, LABEL_SESSION } from './spec.js';
 
@@ -30,10 +29,7 @@ export async function call(method: string, path: string, body?: unknown): Promis
   try {
     return await engine(method, path, body);
   } catch (e) {
-    const message = (e as Error).message;
-    // engine() says "docker engine METHOD PATH: STATUS message".
-    const status = Number(/: (\d{3}) /.exec(message)?.[1]) || undefined;
-    throw new RuntimeError('docker', message, { status });
+    throw new RuntimeError('docker', (e as Error).message, { status: e instanceof EngineError ? e.status : undefined });
   }
 }
 
@@ -67,20 +63,12 @@ export function envOf(c: ContainerInspect, name: string): string | undefined {
  * The last lines of a container's output, for error messages. Without a TTY the engine
  * multiplexes stdout and stderr in frames (1 byte stream, 3 zero, 4 bytes big-endian size).
  */
-export function logsTail(id: string, lines = 20): Promise<string> {
-  return new Promise((resolve) => {
-    const req = request(
-      { socketPath: engineSocket(), path: `/containers/${encodeURIComponent(id)}/logs?stdout=true&stderr=true&tail=${lines}` },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve(demux(Buffer.concat(chunks)).trim()));
-        res.on('error', () => resolve(''));
-      },
-    );
-    req.on('error', () => resolve(''));
-    req.end();
-  });
+export async function logsTail(id: string, lines = 20): Promise<string> {
+  try {
+    return demux(await engineRaw('GET', `/containers/${encodeURIComponent(id)}/logs?stdout=true&stderr=true&tail=${lines}`)).trim();
+  } catch {
+    return '';
+  }
 }
 
 function demux(raw: Buffer): string {
