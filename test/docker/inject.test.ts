@@ -2,13 +2,13 @@
 // read-only mount runs on Debian, busybox-only, musl-only, shell-less and non-root images.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { buildInjectedImage } from '../../dockerfiles/build.js';
 import { findBundle } from '../../dockerfiles/bundle.js';
 import { docker } from '../../dockerfiles/docker.js';
 import { runContainer } from '../../dockerfiles/engine.js';
 import { mountCreateBody } from '../../dockerfiles/mount.js';
+import { freePort } from '../../client/docker/ports.js';
 import { requireEngine } from './engine.js';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -24,15 +24,6 @@ interface Sandbox {
   image: string;
 }
 const sandboxes = new Map<string, Sandbox>();
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function run(port: number, command: string, args: Record<string, unknown> = {}, timeout?: number): Promise<any> {
   const res = await fetch(`http://127.0.0.1:${port}/execute_action`, {
