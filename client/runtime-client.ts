@@ -78,12 +78,18 @@ export class RuntimeClient {
     for (;;) {
       this.#ensureOpen();
       const remaining = deadline - Date.now();
+      // A late timer can leave no time for another probe; the last answer is the better report.
+      if (remaining <= 0 && last !== null) break;
+      const probeMs = Math.max(1, Math.min(this.#options.timeoutMs, remaining));
       try {
-        const res = await this.#http.request({ method: 'GET', path: '/alive', timeoutMs: Math.max(1, Math.min(this.#options.timeoutMs, remaining)) });
+        const res = await this.#http.request({ method: 'GET', path: '/alive', timeoutMs: probeMs });
         if (res.status === 200) return;
         last = { status: res.status, body: res.body };
       } catch (error) {
-        last = { error: (error as Error).message };
+        // A probe cut short by our own deadline says nothing new about the server: keep the
+        // answer it gave before, if any.
+        const cutByDeadline = error instanceof TransportError && error.code === 'ETIMEOUT' && probeMs < this.#options.timeoutMs;
+        if (!(cutByDeadline && last !== null)) last = { error: (error as Error).message };
       }
       if (Date.now() + intervalMs >= deadline) break;
       await sleep(intervalMs, undefined, { signal: this.#closing.signal }).catch(() => {});

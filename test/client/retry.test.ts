@@ -232,6 +232,14 @@ describe('RuntimeClient against a failing fixture server', () => {
     expect(performance.now() - started).toBeLessThan(1000);
   });
 
+  it("waitUntilAlive(): a probe cut short by the deadline keeps the server's last answer in the error", async () => {
+    server.always('/alive', 'hang');
+    server.script('/alive', [{ status: 503, body: { status: 'not initialized' } }]);
+    const error = await rejection(client().waitUntilAlive({ timeoutMs: 300, intervalMs: 20 }));
+    expect(error.code).toBe('not_ready');
+    expect(error.data).toMatchObject({ status: 503 });
+  });
+
   it('rejects invalid options with a TypeError naming the option', () => {
     expect(() => new RuntimeClient({ url: 'ftp://x' })).toThrow(new TypeError('options.url must be an http: or https: URL, got "ftp://x"'));
     expect(() => new RuntimeClient({ url: server.url, retries: 1.5 })).toThrow(new TypeError('options.retries must be a non-negative integer, got 1.5'));
