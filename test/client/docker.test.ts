@@ -141,7 +141,7 @@ describe.runIf(hasEngine)('DockerRuntime', () => {
       const started = Date.now();
       const error = await rejection(runtime.client.run('echo never'));
       expect(error.code).toBe('paused');
-      expect(Date.now() - started).toBeLessThan(200);
+      expect(Date.now() - started).toBeLessThan(1000);
       expect((await rejection(runtime.client.execute({ action: 'run', args: { command: 'true' } }))).code).toBe('paused');
       expect(await runtime.client.alive()).toBe(false);
       let thrown: unknown;
@@ -151,7 +151,7 @@ describe.runIf(hasEngine)('DockerRuntime', () => {
         thrown = e;
       }
       expect(thrown).toMatchObject({ code: 'paused' });
-      expect(Date.now() - started).toBeLessThan(200);
+      expect(Date.now() - started).toBeLessThan(1000);
       // Another object attached meanwhile knows it from the engine.
       const other = await DockerRuntime.attach(sessionId);
       expect(other.state).toBe('paused');
