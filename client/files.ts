@@ -1,25 +1,30 @@
-// Moving files to and from a server: upload (a file, or a directory as a streamed zip), download
-// (an archive unpacked locally with the same checks the server applies), list_files.
+// Moving files to and from a server: upload (a file, or a directory as a streamed tar or zip),
+// download (an archive unpacked locally with the same checks the server applies) and list_files.
+// Used through RuntimeClient's upload(), download() and listFiles().
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { lstat, mkdir, readdir, readlink, rm } from 'node:fs/promises';
+import { lstat, mkdir, rm } from 'node:fs/promises';
+import type { IncomingMessage } from 'node:http';
 import { basename, join, resolve } from 'node:path';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import yazl from 'yazl';
-import { extractArchive } from '../server/files/upload.js';
+import { ArchiveError } from '../protocol/archive/entries.js';
+import { extractInto } from '../protocol/archive/extract.js';
+import { writeTar, writeZip } from '../protocol/archive/pack.js';
+import { untarStream } from '../protocol/archive/untar.js';
+import { unzipFile } from '../protocol/archive/unzip.js';
 import { RuntimeError } from './errors.js';
-
-/** Where the server is: a RuntimeClient's `url` and the API key it was given. */
-export interface FilesTarget {
-  url: string;
-  apiKey?: string;
-}
+import { errorForStatus, errorForTransport } from './failures.js';
+import { TransportError, type HttpTransport } from './http.js';
 
 export interface UploadOptions {
-  /** Unpack into `destination`. Default: true for a directory (sent as a zip), false for a file. */
+  /**
+   * Unpack into `destination`. Default: true for a directory (sent as an archive of its
+   * contents), false for a file (which lands as destination/<its name>); a file with `recursive:
+   * true` must be an archive in `format`.
+   */
   recursive?: boolean;
-  /** Archive format of a file uploaded with `recursive: true`. Default 'zip'. */
+  /** Archive format on the wire. Default 'tar' (streams straight to disk on the server; 'zip' is spooled first). */
   format?: 'zip' | 'tar';
   signal?: AbortSignal;
 }
@@ -27,83 +32,84 @@ export interface UploadOptions {
 export interface UploadResult {
   /** Absolute paths written on the server (the file, or the archive's top-level entries). */
   paths: string[];
+  /** Bytes received by the server: the file, or the archive. */
   bytes: number;
 }
 
-/**
- * Uploads `localPath` into the server directory `destination` (absolute; created if missing).
- * A directory is zipped on the fly (modes and symlinks kept) and unpacked there; a file lands at
- * destination/<its name>, or is unpacked with `recursive: true`. Never holds the data in memory.
- */
-export async function upload(target: FilesTarget, localPath: string, destination: string, opts: UploadOptions = {}): Promise<UploadResult> {
-  const st = await lstat(localPath);
-  const isDir = st.isDirectory();
-  const recursive = opts.recursive ?? isDir;
-  const format = isDir ? 'zip' : (opts.format ?? 'zip');
-  const query = new URLSearchParams({ destination, recursive: String(recursive), format });
-  const boundary = `----runtime-client-${randomBytes(12).toString('hex')}`;
-  const filename = isDir ? `${basename(resolve(localPath))}.zip` : basename(localPath);
-  const body = Readable.from(multipart(boundary, filename, isDir ? zipDirectory(localPath) : createReadStream(localPath)));
-  const res = await send(target, `/upload_file?${query}`, {
-    method: 'POST',
-    headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
-    body: Readable.toWeb(body) as ReadableStream,
-    duplex: 'half',
-    signal: opts.signal,
-  } as RequestInit);
-  const answer = (await res.json()) as UploadResult;
-  return { paths: answer.paths, bytes: answer.bytes };
-}
-
 export interface DownloadOptions {
-  /** Archive format on the wire. Default 'tar' (keeps modes and symlinks everywhere). */
+  /** Archive format on the wire. Default 'tar' (unpacked as it streams in; a zip is spooled to a temp file first). */
   format?: 'zip' | 'tar';
   signal?: AbortSignal;
 }
 
-/**
- * Downloads the server file or directory `remotePath` into `localDir` (created if missing): a
- * directory's contents land in `localDir`, a file as localDir/<its name>. The archive is spooled to
- * a temp file in `localDir` and unpacked with zip-slip and symlink checks. Returns the top-level
- * paths written.
- */
-export async function download(target: FilesTarget, remotePath: string, localDir: string, opts: DownloadOptions = {}): Promise<string[]> {
-  const format = opts.format ?? 'tar';
-  const res = await send(target, `/download_files?${new URLSearchParams({ path: remotePath, format })}`, { signal: opts.signal });
-  await mkdir(localDir, { recursive: true });
-  const spool = join(localDir, `.rc-download-${randomBytes(6).toString('hex')}.${format}`);
-  try {
-    await pipeline(Readable.fromWeb(res.body as never), createWriteStream(spool, { mode: 0o600 }));
-    return await extractArchive(spool, format, localDir);
-  } finally {
-    await rm(spool, { force: true });
-  }
-}
-
-/** POST /list_files: directories first (trailing '/'), then files; `path` defaults to the session's cwd. */
-export async function listFiles(target: FilesTarget, path?: string): Promise<string[]> {
-  const res = await send(target, '/list_files', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(path === undefined ? {} : { path }),
+export async function uploadPath(http: HttpTransport, url: string, localPath: string, destination: string, opts: UploadOptions = {}): Promise<UploadResult> {
+  const st = await lstat(localPath).catch((e: Error) => {
+    throw new RuntimeError('bad_action', `upload: cannot read ${localPath}: ${e.message}`, e);
   });
-  return (await res.json()) as string[];
+  const isDir = st.isDirectory();
+  const recursive = opts.recursive ?? isDir;
+  const format = opts.format ?? 'tar';
+  if (isDir && !recursive) throw new RuntimeError('bad_action', `upload: ${localPath} is a directory; it can only be sent with recursive: true`);
+  const query = new URLSearchParams({ destination, recursive: String(recursive), format });
+  const boundary = `----runtime-client-${randomBytes(12).toString('hex')}`;
+  const filename = isDir ? `${basename(resolve(localPath))}.${format}` : basename(localPath);
+  const content = isDir ? packed(localPath, format) : createReadStream(localPath, { highWaterMark: 2 ** 20 });
+  const body = Readable.from(multipart(boundary, filename, content), { objectMode: false });
+  const res = await open(http, url, 'upload', {
+    method: 'POST',
+    path: `/upload_file?${query}`,
+    headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+    body,
+    signal: opts.signal,
+  });
+  const answer = (await readJson(res)) as UploadResult;
+  return { paths: answer.paths, bytes: answer.bytes };
 }
 
-async function send(target: FilesTarget, path: string, init: RequestInit): Promise<Response> {
-  const url = target.url.replace(/\/+$/, '') + path;
-  const headers = { ...(init.headers as Record<string, string> | undefined), ...(target.apiKey ? { 'x-session-api-key': target.apiKey } : {}) };
-  let res: Response;
+export async function downloadPath(http: HttpTransport, url: string, remotePath: string, localDir: string, opts: DownloadOptions = {}): Promise<string[]> {
+  const format = opts.format ?? 'tar';
+  const res = await open(http, url, 'download', { method: 'GET', path: `/download_files?${new URLSearchParams({ path: remotePath, format })}`, signal: opts.signal });
+  await mkdir(localDir, { recursive: true });
   try {
-    res = await fetch(url, { ...init, headers });
+    if (format === 'tar') return await extractInto(localDir, (staging) => untarStream(res, staging));
+    const spool = join(localDir, `.rc-download-${randomBytes(6).toString('hex')}.zip`);
+    try {
+      await pipeline(res, createWriteStream(spool, { mode: 0o600 }));
+      return await extractInto(localDir, (staging) => unzipFile(spool, staging));
+    } finally {
+      await rm(spool, { force: true });
+    }
   } catch (e) {
-    throw new RuntimeError('unavailable', `${path.split('?')[0]} failed: ${(e as Error).message}`, e);
+    res.destroy();
+    if (e instanceof ArchiveError) throw new RuntimeError('bad_action', `download: ${e.message}`, { entry: e.entry });
+    if (!res.complete) throw new RuntimeError('disconnected', `download: the connection closed before the whole archive arrived: ${(e as Error).message}`, e);
+    throw e;
   }
-  if (res.ok) return res;
-  const body = await res.json().catch(() => null);
-  const message = (body as { error?: { message?: string } } | null)?.error?.message ?? `HTTP ${res.status}`;
-  const code = res.status === 401 ? 'unauthorized' : res.status >= 500 ? 'unavailable' : 'bad_action';
-  throw new RuntimeError(code, message, body);
+}
+
+/** Sends the request; any answer but 2xx becomes the RuntimeError its status calls for. */
+async function open(http: HttpTransport, url: string, what: string, req: Parameters<HttpTransport['open']>[0]): Promise<IncomingMessage> {
+  let res: IncomingMessage;
+  try {
+    res = await http.open(req);
+  } catch (e) {
+    if (e instanceof TransportError && e.code === 'EABORTED') throw new RuntimeError('disconnected', `${what}: aborted`, e);
+    throw e instanceof TransportError ? errorForTransport(e, what, url) : e;
+  }
+  const status = res.statusCode ?? 0;
+  if (status >= 200 && status < 300) return res;
+  throw errorForStatus({ status, body: await readJson(res).catch(() => null) }, what);
+}
+
+async function readJson(res: IncomingMessage): Promise<unknown> {
+  const parts: Buffer[] = [];
+  for await (const part of res) parts.push(part as Buffer);
+  const text = Buffer.concat(parts).toString('utf8');
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
 }
 
 async function* multipart(boundary: string, filename: string, content: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
@@ -113,27 +119,9 @@ async function* multipart(boundary: string, filename: string, content: AsyncIter
   yield Buffer.from(`\r\n--${boundary}--\r\n`);
 }
 
-/** A zip of the directory's contents, streamed: one file open at a time. */
-function zipDirectory(root: string): Readable {
-  const zip = new yazl.ZipFile();
-  const add = async (dir: string, prefix: string): Promise<void> => {
-    for (const name of (await readdir(dir)).sort()) {
-      const abs = join(dir, name);
-      const rel = prefix + name;
-      const st = await lstat(abs);
-      if (st.isSymbolicLink()) zip.addBuffer(Buffer.from(await readlink(abs)), rel, { mode: 0o120777, compress: false });
-      else if (st.isDirectory()) {
-        zip.addEmptyDirectory(rel, { mode: 0o040000 | (st.mode & 0o7777), mtime: st.mtime });
-        await add(abs, rel + '/');
-      } else if (st.isFile()) {
-        zip.addReadStreamLazy(rel, { mode: st.mode, mtime: st.mtime, size: st.size, compressionLevel: 1 }, (cb) => cb(null, createReadStream(abs)));
-      }
-    }
-  };
-  const out = zip.outputStream as Readable;
-  add(root, '').then(
-    () => zip.end(),
-    (e) => out.destroy(e as Error),
-  );
+/** The directory's contents as a streamed archive: modes, times and symlinks kept. */
+function packed(root: string, format: 'zip' | 'tar'): Readable {
+  const out = new PassThrough({ highWaterMark: 2 ** 20 });
+  (format === 'tar' ? writeTar(root, out) : writeZip(root, out)).catch((e: Error) => out.destroy(e));
   return out;
 }

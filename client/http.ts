@@ -2,6 +2,7 @@
 // close() can release its sockets), with a total deadline rather than an idle timeout.
 import http from 'node:http';
 import https from 'node:https';
+import type { Readable } from 'node:stream';
 
 export interface HttpRequest {
   method: 'GET' | 'POST';
@@ -11,6 +12,16 @@ export interface HttpRequest {
   body?: unknown;
   /** Time allowed for the whole exchange, up to the last byte of the body, in ms; null for none. */
   timeoutMs: number | null;
+}
+
+/** A request whose body and answer are streams (file transfers): no deadline, an abort signal instead. */
+export interface StreamRequest {
+  method: 'GET' | 'POST';
+  path: string;
+  headers?: Record<string, string>;
+  /** Piped as the body (chunked) when given. */
+  body?: Readable;
+  signal?: AbortSignal;
 }
 
 export interface HttpResponse {
@@ -95,6 +106,27 @@ export class HttpTransport {
         });
       });
       request.end(payload);
+    });
+  }
+
+  /**
+   * Sends `req` and resolves with the response as soon as its head arrives, whatever its status;
+   * the caller reads the body. A body that fails to stream aborts the request with its error.
+   */
+  open(req: StreamRequest): Promise<http.IncomingMessage> {
+    const url = new URL(req.path.replace(/^\//, ''), this.#base);
+    const send = url.protocol === 'https:' ? https.request : http.request;
+    return new Promise((resolve, reject) => {
+      const request = send(url, { method: req.method, agent: this.#agent, headers: { ...this.#headers, ...req.headers }, signal: req.signal });
+      this.#inFlight.add(request);
+      request.once('close', () => this.#inFlight.delete(request));
+      request.once('error', (error: NodeJS.ErrnoException) =>
+        reject(error instanceof TransportError ? error : new TransportError(error.name === 'AbortError' ? 'EABORTED' : (error.code ?? 'ECONNRESET'), error.message)),
+      );
+      request.once('response', resolve);
+      if (!req.body) return void request.end();
+      req.body.once('error', (error) => request.destroy(error));
+      req.body.pipe(request);
     });
   }
 

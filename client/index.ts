@@ -15,6 +15,7 @@ export type {
   StreamOptions,
   WaitOptions,
 } from './types.js';
+export type { DownloadOptions, UploadOptions, UploadResult } from './files.js';
 export { DockerRuntime, DockerRuntimeClient } from './docker/index.js';
 export type { AttachOptions, BindMount, InjectionMode, ProgressEvent, RuntimeInfo, RuntimeState, StartOptions, StartPhase } from './docker/index.js';
 export { EventStream, EventStreamClosedError, Subscription, connectRuntime } from './events.js';

@@ -12,6 +12,7 @@ import { withRetries } from './retry.js';
 import { ActionStream } from './stream.js';
 import { StreamSocket } from './stream-socket.js';
 import { actionWait } from './timeouts.js';
+import { downloadPath, uploadPath, type DownloadOptions, type UploadOptions, type UploadResult } from './files.js';
 import type {
   ActionInput,
   CommandResult,
@@ -153,6 +154,35 @@ export class RuntimeClient {
     });
     this.#socket.add(stream);
     return stream;
+  }
+
+  /**
+   * Uploads the local file or directory `localPath` into the server directory `destination`
+   * (absolute; created if missing). A directory's contents are streamed as an archive (tar by
+   * default, modes, times and symlinks kept) and unpacked there, replacing names that exist; a
+   * file lands as destination/<its name>. Nothing is held in memory and nothing half-written is
+   * left on the server on a failure. Not retried: the body is a stream.
+   */
+  async upload(localPath: string, destination: string, options: UploadOptions = {}): Promise<UploadResult> {
+    this.#ensureOpen();
+    return uploadPath(this.#http, this.url, localPath, destination, options);
+  }
+
+  /**
+   * Downloads the server file or directory `remotePath` into the local directory `localDir`
+   * (created if missing): a directory's contents land in `localDir`, a file as
+   * localDir/<its name>. Unpacked with the server's zip-slip and symlink checks, through a staging
+   * directory, so a failure leaves nothing behind. Resolves with the top-level paths written.
+   */
+  async download(remotePath: string, localDir: string, options: DownloadOptions = {}): Promise<string[]> {
+    this.#ensureOpen();
+    return downloadPath(this.#http, this.url, remotePath, localDir, options);
+  }
+
+  /** POST /list_files: directories first (trailing '/'), then files; `path` defaults to the default session's cwd. */
+  async listFiles(path?: string): Promise<string[]> {
+    const res = await this.#call({ method: 'POST', path: '/list_files', body: path === undefined ? {} : { path }, timeoutMs: this.#options.timeoutMs }, 'POST /list_files');
+    return res.body as string[];
   }
 
   /** Fails calls in flight and later ones with 'unavailable' and releases every socket. */

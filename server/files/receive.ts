@@ -1,62 +1,99 @@
-// Streaming the multipart field `file` of an upload to a temp file, never holding it in memory.
+// Reading the multipart field `file` of an upload as a stream, handed to a sink that writes it
+// somewhere; never held in memory.
 import busboy from 'busboy';
-import { createWriteStream } from 'node:fs';
-import { rm } from 'node:fs/promises';
-import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
 import type { Request } from 'express';
 import { ApiError } from '../errors.js';
 
-export interface Received {
-  /** The temp file holding the upload. */
-  tempPath: string;
+export interface Received<T> {
   /** The client's file name (basename only). */
   filename: string;
   bytes: number;
+  /** What the sink returned. */
+  result: T;
 }
 
+/** Past a failure, at most this much more of a body is read and dropped before answering. */
+export const DRAIN_LIMIT_BYTES = 64 * 2 ** 20;
+
 /**
- * Writes the `file` field to `tempPath`. Over `maxBytes` the temp file is removed, the rest of the
- * body is drained and a 413 thrown; no `file` field → 400.
+ * Streams the `file` field to `sink`. Over `maxBytes` the sink's stream ends early and the upload
+ * fails with 413 whatever the sink made of it; no `file` field → 400. The sink must clean up after
+ * itself when it throws. Before a failure is reported the rest of the body is read and dropped
+ * (up to DRAIN_LIMIT_BYTES), so the client reads the answer rather than a broken pipe.
  */
-export function receiveFile(req: Request, tempPath: string, maxBytes: number): Promise<Received> {
+export function receiveFile<T>(req: Request, maxBytes: number, sink: (stream: Readable, filename: string) => Promise<T>): Promise<Received<T>> {
   return new Promise((resolve, reject) => {
+    let settled = false;
+    const fail = (error: Error) => {
+      if (settled) return;
+      settled = true;
+      req.unpipe(bb);
+      bb.destroy();
+      void drain(req, DRAIN_LIMIT_BYTES).then(() => reject(error));
+    };
     let bb: busboy.Busboy;
     try {
-      bb = busboy({ headers: req.headers, limits: { fileSize: maxBytes, files: 1 } });
+      bb = busboy({ headers: req.headers, limits: { fileSize: maxBytes, files: 1 }, highWaterMark: 2 ** 20, fileHwm: 2 ** 20 });
     } catch (e) {
       return reject(new ApiError('bad_request', `expected a multipart/form-data body with a field "file": ${(e as Error).message}`));
     }
-    let writing: Promise<Received> | null = null;
+    let writing: Promise<Received<T>> | null = null;
     bb.on('file', (field, stream, info) => {
       if (field !== 'file' || writing) return void stream.resume();
       let bytes = 0;
       let truncated = false;
+      // Counted on the side; paused first so the count does not start the flow before the sink reads.
+      stream.pause();
       stream.on('data', (chunk: Buffer) => (bytes += chunk.length));
       stream.on('limit', () => (truncated = true));
       const filename = (info.filename ?? 'upload').split(/[\\/]/).pop() || 'upload';
-      writing = pipeline(stream, createWriteStream(tempPath, { mode: 0o600 })).then(async () => {
-        if (truncated) {
-          await rm(tempPath, { force: true });
-          throw new ApiError('payload_too_large', `the uploaded file is larger than ${maxBytes / 2 ** 20} MiB`);
-        }
-        return { tempPath, filename, bytes };
-      });
-      writing.catch(() => {}); // reported on 'close'
+      const tooLarge = () => new ApiError('payload_too_large', `the uploaded file is larger than ${maxBytes / 2 ** 20} MiB`);
+      writing = sink(stream, filename).then(
+        (result) => {
+          if (truncated) throw tooLarge();
+          return { filename, bytes, result };
+        },
+        (e: Error) => {
+          throw truncated ? tooLarge() : e;
+        },
+      );
+      writing.catch(fail);
     });
     bb.on('error', (e) => {
-      req.unpipe(bb);
-      req.resume();
-      void rm(tempPath, { force: true });
-      reject(new ApiError('bad_request', `malformed multipart body: ${(e as Error).message}`));
+      const error = new ApiError('bad_request', `malformed multipart body: ${(e as Error).message}`);
+      // A sink still writing finishes (and cleans up) before the answer.
+      if (writing) writing.then(() => fail(error), () => {});
+      else fail(error);
     });
     bb.on('close', () => {
-      if (!writing) return reject(new ApiError('bad_request', 'the multipart body has no field "file"'));
-      writing.then(resolve, async (e) => {
-        await rm(tempPath, { force: true });
-        reject(e);
-      });
+      if (settled) return;
+      if (!writing) return fail(new ApiError('bad_request', 'the multipart body has no field "file"'));
+      writing.then((got) => {
+        if (settled) return;
+        settled = true;
+        resolve(got);
+      }, () => {});
     });
-    req.on('aborted', () => void rm(tempPath, { force: true }));
     req.pipe(bb);
+  });
+}
+
+/** Reads and drops the rest of `req`, up to `limit` bytes; past that the connection is closed. */
+export function drain(req: Request, limit: number): Promise<void> {
+  return new Promise((done) => {
+    if (req.readableEnded || req.destroyed) return done();
+    let seen = 0;
+    const onData = (chunk: Buffer) => {
+      seen += chunk.length;
+      if (seen <= limit) return;
+      req.off('data', onData);
+      req.socket.destroy();
+      done();
+    };
+    req.on('data', onData);
+    req.once('end', () => done());
+    req.once('close', () => done());
+    req.resume();
   });
 }

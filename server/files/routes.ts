@@ -1,10 +1,11 @@
 // The file-transfer routes of PROTOCOL.md ("Files over HTTP") on an express app.
-import { once } from 'node:events';
 import express, { type Express, type Request } from 'express';
+import { lstat } from 'node:fs/promises';
 import { isAbsolute, resolve, basename } from 'node:path';
+import { writeTar, writeZip } from '../../protocol/archive/pack.js';
 import { ApiError } from '../errors.js';
 import { listFiles } from './list.js';
-import { checkExists, writeTar, writeZip } from './pack.js';
+import { drain, DRAIN_LIMIT_BYTES } from './receive.js';
 import { handleUpload, type Owner } from './upload.js';
 
 export interface FileRoutesContext {
@@ -17,9 +18,6 @@ export interface FileRoutesContext {
   json: express.RequestHandler;
 }
 
-/** Past the limit by at most this much, a refused upload's body is read and dropped before answering. */
-const DRAIN_LIMIT_BYTES = 64 * 2 ** 20;
-
 export function registerFileRoutes(app: Express, ctx: FileRoutesContext): void {
   app.post('/upload_file', async (req, res, next) => {
     try {
@@ -31,10 +29,8 @@ export function registerFileRoutes(app: Express, ctx: FileRoutesContext): void {
       if (declared > maxBytes + 2 ** 20) {
         // A client still sending gets a broken pipe, not this answer, if the socket closes now: read
         // and discard a moderate excess first; close at once only on an absurd one.
-        if (declared - maxBytes <= DRAIN_LIMIT_BYTES) {
-          req.resume();
-          await once(req, 'end');
-        } else res.setHeader('connection', 'close');
+        if (declared - maxBytes <= DRAIN_LIMIT_BYTES) await drain(req, DRAIN_LIMIT_BYTES);
+        else res.setHeader('connection', 'close');
         throw new ApiError('payload_too_large', `the uploaded file is larger than ${ctx.maxUploadMb} MiB`);
       }
       const result = await handleUpload(req, {
@@ -55,7 +51,7 @@ export function registerFileRoutes(app: Express, ctx: FileRoutesContext): void {
       const path = query(req, 'path');
       if (!path || !isAbsolute(path)) throw new ApiError('bad_request', 'the query parameter "path" must be an absolute path');
       const fmt = format(req);
-      await checkExists(path);
+      if (!(await lstat(path).catch(() => null))) throw new ApiError('not_found', `no such file or directory: ${path}`);
       const name = `${basename(path) || 'root'}.${fmt}`;
       res.setHeader('content-type', fmt === 'tar' ? 'application/x-tar' : 'application/zip');
       res.attachment(name);

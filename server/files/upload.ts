@@ -1,20 +1,21 @@
-// POST /upload_file: the body goes to a temp file beside the destination, then is renamed or
-// unpacked into a staging dir and moved into place, so no half-written file is ever visible.
+// POST /upload_file: a file is streamed to a temp name beside its final one and renamed; an
+// archive is unpacked into a staging directory inside the destination (a tar as it streams in, a
+// zip from a temp file, since its index is at the end) and moved into place only once the whole
+// body arrived within the limit. No half-written file is ever visible.
 import { randomBytes } from 'node:crypto';
-import { chmod, lchown, lstat, mkdir, readdir, rename, rm, rmdir } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { chmod, lchown, mkdir, rename, rm } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import type { Request } from 'express';
+import { ArchiveError } from '../../protocol/archive/entries.js';
+import { stageArchive, type Owner, type Staged } from '../../protocol/archive/extract.js';
+import { untarStream } from '../../protocol/archive/untar.js';
+import { unzipFile } from '../../protocol/archive/unzip.js';
 import { ApiError } from '../errors.js';
-import type { ArchiveEntry } from './entries.js';
 import { receiveFile } from './receive.js';
-import { untarInto } from './untar.js';
-import { unzipInto } from './unzip.js';
 
-/** Who owns what an upload creates: the session user when the server switches to one. */
-export interface Owner {
-  uid: number;
-  gid: number;
-}
+export type { Owner } from '../../protocol/archive/extract.js';
 
 export interface UploadOptions {
   destination: string;
@@ -34,80 +35,32 @@ export async function handleUpload(req: Request, opts: UploadOptions): Promise<U
   const { destination, owner } = opts;
   if (!isAbsolute(destination)) throw new ApiError('bad_request', `destination must be an absolute path, got ${JSON.stringify(destination)}`);
   await mkdirOwned(destination, owner);
-  const tag = `.rc-upload-${randomBytes(6).toString('hex')}`;
-  const tempPath = join(destination, `${tag}.part`);
-  const staging = join(destination, `${tag}.d`);
+  const tempPath = join(destination, `.rc-upload-${randomBytes(6).toString('hex')}.part`);
+  let staged: Staged | null = null;
   try {
-    const got = await receiveFile(req, tempPath, opts.maxBytes);
-    if (!opts.recursive) {
-      const final = join(destination, got.filename);
-      if (owner) await lchown(tempPath, owner.uid, owner.gid);
-      await chmod(tempPath, 0o644);
-      await rename(tempPath, final);
-      return { paths: [final], bytes: got.bytes };
-    }
-    const paths = await extractArchive(tempPath, opts.format, destination, { staging, owner });
-    return { paths, bytes: got.bytes };
+    const got = await receiveFile(req, opts.maxBytes, async (stream) => {
+      if (opts.recursive && opts.format === 'tar') {
+        staged = await stageArchive(destination, (staging) => untarStream(stream, staging), { owner }).catch(archiveToApi);
+        return;
+      }
+      await pipeline(stream, createWriteStream(tempPath, { mode: 0o600 }));
+    });
+    if (opts.recursive && opts.format === 'zip') staged = await stageArchive(destination, (staging) => unzipFile(tempPath, staging), { owner }).catch(archiveToApi);
+    if (staged) return { paths: await (staged as Staged).commit(), bytes: got.bytes };
+    const final = join(destination, got.filename);
+    if (owner) await lchown(tempPath, owner.uid, owner.gid);
+    await chmod(tempPath, 0o644);
+    await rename(tempPath, final);
+    return { paths: [final], bytes: got.bytes };
   } finally {
     await rm(tempPath, { force: true });
+    await (staged as Staged | null)?.discard();
   }
 }
 
-/**
- * Unpacks the archive file into `destination` (which must exist): everything is checked and
- * written into a staging dir inside it first, then moved into place; on any error nothing is left.
- * Returns the absolute paths of the top-level entries.
- */
-export async function extractArchive(
-  archive: string,
-  format: 'zip' | 'tar',
-  destination: string,
-  opts: { staging?: string; owner?: Owner } = {},
-): Promise<string[]> {
-  const staging = opts.staging ?? join(destination, `.rc-extract-${randomBytes(6).toString('hex')}.d`);
-  try {
-    await mkdir(staging, { mode: 0o700 });
-    const entries = format === 'tar' ? await untarInto(archive, staging) : await unzipInto(archive, staging);
-    await applyModes(staging, entries);
-    if (opts.owner) await chownTree(staging, opts.owner);
-    const top = await readdir(staging);
-    await moveInto(staging, destination);
-    return top.map((name) => join(destination, name));
-  } finally {
-    await rm(staging, { recursive: true, force: true });
-  }
-}
-
-/** Sets each entry's mode; directories last and deepest first, so a read-only one is filled first. */
-async function applyModes(root: string, entries: ArchiveEntry[]): Promise<void> {
-  for (const e of entries) if (e.kind === 'file') await chmod(join(root, e.path), e.mode);
-  const dirs = entries.filter((e) => e.kind === 'directory').sort((a, b) => b.path.length - a.path.length);
-  for (const d of dirs) await chmod(join(root, d.path), d.mode | 0o700);
-}
-
-async function chownTree(path: string, owner: Owner): Promise<void> {
-  await lchown(path, owner.uid, owner.gid);
-  const st = await lstat(path);
-  if (!st.isDirectory()) return;
-  for (const name of await readdir(path)) await chownTree(join(path, name), owner);
-}
-
-/** Moves staged entries into `to`: new names are renamed, directories merged, others replaced. */
-async function moveInto(from: string, to: string): Promise<void> {
-  for (const name of await readdir(from)) {
-    const src = join(from, name);
-    const dst = join(to, name);
-    const existing = await lstat(dst).catch(() => null);
-    const srcStat = await lstat(src);
-    if (existing?.isDirectory() && srcStat.isDirectory()) {
-      await moveInto(src, dst);
-      await chmod(dst, srcStat.mode & 0o7777);
-      await rmdir(src);
-      continue;
-    }
-    if (existing) await rm(dst, { recursive: true, force: true });
-    await rename(src, dst);
-  }
+function archiveToApi(e: unknown): never {
+  if (e instanceof ArchiveError) throw new ApiError('bad_request', e.message, e.entry === undefined ? undefined : { entry: e.entry });
+  throw e;
 }
 
 /** mkdir -p, giving each directory it creates to `owner`. */

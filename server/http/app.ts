@@ -6,7 +6,7 @@ import type { Executor } from '../actions/executor.js';
 import type { SessionPool } from '../shell/pool.js';
 import type { Logger } from '../logger.js';
 import { registerFileRoutes } from '../files/routes.js';
-import type { Owner } from '../files/upload.js';
+import type { Owner } from '../../protocol/archive/extract.js';
 
 export interface AppContext {
   executor: Executor;

@@ -3,13 +3,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes, randomFillSync } from 'node:crypto';
-import { createWriteStream, existsSync, lstatSync, mkdirSync, mkdtempSync, openAsBlob, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, lstatSync, mkdirSync, mkdtempSync, openAsBlob, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 import yazl from 'yazl';
+import { RuntimeClient } from '../../client/index.js';
 import { KEY, startServer, type TestServer } from '../helpers/server.js';
 
 let server: TestServer;
@@ -100,6 +101,18 @@ async function zipTree(root: string, to: string): Promise<void> {
 }
 
 /** A zip whose names yazl would refuse: written with same-length placeholders, then patched. */
+async function evilTar(to: string, entries: { name: string; data?: string; link?: string; hardlink?: string }[]): Promise<void> {
+  const pack = tar.pack();
+  const done = pipeline(pack as unknown as Readable, createWriteStream(to));
+  for (const e of entries) {
+    if (e.link !== undefined) pack.entry({ name: e.name, type: 'symlink', linkname: e.link });
+    else if (e.hardlink !== undefined) pack.entry({ name: e.name, type: 'link', linkname: e.hardlink });
+    else pack.entry({ name: e.name }, e.data ?? 'evil');
+  }
+  pack.finalize();
+  await done;
+}
+
 async function evilZip(to: string, entries: { name: string; data?: string; link?: string }[]): Promise<void> {
   const zip = new yazl.ZipFile();
   const names = entries.map((e, i) => {
@@ -221,12 +234,15 @@ describe('limits', () => {
 
   it('answers 413 when a chunked body (no Content-Length) goes over the limit, and keeps serving', async () => {
     const dest = join(scratch, 'limited-chunked');
-    const { upload: put } = await import('../../client/files.js');
     const src = join(scratch, 'limited-src');
     mkdirSync(src);
     writeFileSync(join(src, 'big.bin'), randomBytes(2 * 2 ** 20));
-    await expect(put({ url: small.url, apiKey: KEY }, src, dest)).rejects.toMatchObject({ code: 'bad_action', data: { error: { code: 'payload_too_large' } } });
-    expect(leftIn(dest)).toEqual([]);
+    const client = new RuntimeClient({ url: small.url, apiKey: KEY });
+    for (const format of ['tar', 'zip'] as const) {
+      await expect(client.upload(src, dest, { format })).rejects.toMatchObject({ code: 'bad_action', data: { error: { code: 'payload_too_large' } } });
+      expect(leftIn(dest)).toEqual([]);
+    }
+    await client.close();
     expect((await fetch(`${small.url}/alive`)).status).toBe(200);
   });
 });
@@ -234,20 +250,29 @@ describe('limits', () => {
 describe('hostile archives', () => {
   const outside = () => `rc-evil-${randomBytes(4).toString('hex')}`;
 
-  it.each([
-    ['a ../ entry', (o: string) => [{ name: 'ok.txt' }, { name: `../${o}` }], /contains "\.\."/],
-    ['an absolute entry', (o: string) => [{ name: 'ok.txt' }, { name: `/tmp/${o}` }], /absolute path/],
-    ['a symlink to /etc, then a file through it', (o: string) => [{ name: 'ok.txt' }, { name: 'etc', link: '/etc' }, { name: `etc/${o}` }], /symlink to an absolute path/],
-    ['a relative symlink out of the destination', (o: string) => [{ name: 'sub/up', link: '../../..' }, { name: `sub/up/${o}` }], /outside the destination/],
-    ['a file through an inside symlink', (o: string) => [{ name: 'real/x' }, { name: 'alias', link: 'real' }, { name: `alias/${o}` }], /through the symlink alias/],
-  ])('rejects %s with 400, writing nothing', async (_label, make, message) => {
+  type Evil = { name: string; data?: string; link?: string; hardlink?: string };
+  const cases: [string, (o: string) => Evil[], RegExp][] = [
+    ['a ../ entry', (o) => [{ name: 'ok.txt' }, { name: `../${o}` }], /contains "\.\."/],
+    ['an absolute entry', (o) => [{ name: 'ok.txt' }, { name: `/tmp/${o}` }], /absolute path/],
+    ['a symlink to /etc, then a file through it', (o) => [{ name: 'ok.txt' }, { name: 'etc', link: '/etc' }, { name: `etc/${o}` }], /symlink to an absolute path/],
+    ['a relative symlink out of the destination', (o) => [{ name: 'sub/up', link: '../../..' }, { name: `sub/up/${o}` }], /outside the destination/],
+    ['a file through an inside symlink', (o) => [{ name: 'real/x' }, { name: 'alias', link: 'real' }, { name: `alias/${o}` }], /through the symlink alias/],
+    ['a symlink that comes after a file written through its name', (o) => [{ name: 'real/x' }, { name: `late/${o}` }, { name: 'late', link: 'real' }], /through the symlink late/],
+  ];
+  const tarOnly: typeof cases = [
+    ['a hard link to an absolute path', () => [{ name: 'ok.txt' }, { name: 'pw', hardlink: '/etc/passwd' }], /absolute path/],
+    ['a hard link to a name not in the archive', () => [{ name: 'ok.txt' }, { name: 'h', hardlink: 'later.txt' }, { name: 'later.txt' }], /not a file before it/],
+  ];
+  const rows = [...cases.map(([l, m, r]) => ['zip', l, m, r] as const), ...[...cases, ...tarOnly].map(([l, m, r]) => ['tar', l, m, r] as const)];
+
+  it.each(rows)('%s: rejects %s with 400, writing nothing', async (format, _label, make, message) => {
     const o = outside();
-    const zipPath = join(scratch, `${o}.zip`);
-    await evilZip(zipPath, make(o));
+    const archive = join(scratch, `${o}.${format}`);
+    await (format === 'zip' ? evilZip(archive, make(o)) : evilTar(archive, make(o)));
     const parent = join(scratch, `evil-parent-${o}`);
     const dest = join(parent, 'a', 'b');
     mkdirSync(dest, { recursive: true });
-    const up = await upload(server, zipPath, { destination: dest, recursive: 'true' }, 'evil.zip');
+    const up = await upload(server, archive, { destination: dest, recursive: 'true', format }, `evil.${format}`);
     expect(up.status).toBe(400);
     expect(up.body.error.code).toBe('bad_request');
     expect(up.body.error.message).toMatch(message);
@@ -258,21 +283,19 @@ describe('hostile archives', () => {
     expect(existsSync(`/etc/${o}`)).toBe(false);
   });
 
-  it('rejects a tar with a ../ entry and a link out, writing nothing', async () => {
-    for (const bad of [{ name: '../tar-evil', type: 'file' as const }, { name: 'l', type: 'symlink' as const, linkname: '/etc' }]) {
-      const pack = tar.pack();
-      pack.entry({ name: 'ok.txt' }, 'fine');
-      if (bad.type === 'file') pack.entry({ name: bad.name }, 'evil');
-      else pack.entry({ name: bad.name, type: 'symlink', linkname: bad.linkname });
-      pack.finalize();
-      const tarPath = join(scratch, 'evil.tar');
-      await pipeline(pack as unknown as Readable, createWriteStream(tarPath));
-      const dest = join(scratch, `tar-evil-${bad.type}`, 'd');
-      const up = await upload(server, tarPath, { destination: dest, recursive: 'true', format: 'tar' }, 'evil.tar');
+  it('rejects a tar cut short (over the limit or not) and a tar whose entries clash, writing nothing', async () => {
+    const good = join(scratch, 'good.tar');
+    await evilTar(good, [{ name: 'a.txt', data: 'x'.repeat(5000) }, { name: 'b.txt' }]);
+    const cut = join(scratch, 'cut.tar');
+    writeFileSync(cut, readFileSync(good).subarray(0, 2048));
+    const clash = join(scratch, 'clash.tar');
+    await evilTar(clash, [{ name: 'f' }, { name: 'f/inside' }]);
+    for (const [file, message] of [[cut, /could not be unpacked/], [clash, /could not be unpacked/]] as const) {
+      const dest = join(scratch, `tar-broken-${randomBytes(3).toString('hex')}`);
+      const up = await upload(server, file, { destination: dest, recursive: 'true', format: 'tar' }, 'x.tar');
       expect(up.status).toBe(400);
-      expect(up.body.error.message).toContain(JSON.stringify(bad.name));
+      expect(up.body.error.message).toMatch(message);
       expect(readdirSync(dest)).toEqual([]);
-      expect(existsSync(join(scratch, `tar-evil-${bad.type}`, 'tar-evil'))).toBe(false);
     }
   });
 
@@ -314,26 +337,31 @@ describe('list_files', () => {
   });
 });
 
-describe('client/files helpers', () => {
-  it('uploads a directory, downloads it back (tar and zip) and lists it', async () => {
-    const { upload: put, download: get, listFiles } = await import('../../client/files.js');
-    const target = { url: server.url, apiKey: KEY };
+describe("RuntimeClient's file helpers", () => {
+  it('upload a directory, download it back (tar and zip) and list it', async () => {
+    const client = new RuntimeClient({ url: server.url, apiKey: KEY });
     const src = join(scratch, 'client-src');
     makeTree(src, 5);
-    const dest = join(scratch, 'client-dest');
-    const up = await put(target, src, dest);
-    expect(up.paths.length).toBeGreaterThan(3);
-    expect(snapshot(dest)).toEqual(snapshot(src));
     for (const format of ['tar', 'zip'] as const) {
+      const dest = join(scratch, `client-dest-${format}`);
+      const up = await client.upload(src, dest, { format });
+      expect(up.paths.length).toBeGreaterThan(3);
+      expect(snapshot(dest)).toEqual(snapshot(src));
       const back = join(scratch, `client-back-${format}`);
-      await get(target, dest, back, { format });
+      await client.download(dest, back, { format });
       expect(snapshot(back)).toEqual(snapshot(src));
+      expect(statSync(join(back, 'run.sh')).mtimeMs).toBeCloseTo(statSync(join(src, 'run.sh')).mtimeMs, -4); // zip keeps 2 s
     }
-    expect(await listFiles(target, dest)).toEqual(['d0/', 'd1/', 'd2/', 'd3/', 'd4/', 'empty/', 'link-to-dir/', 'link-to-f0', 'run.sh']);
+    const dest = join(scratch, 'client-dest-tar');
+    expect(await client.listFiles(dest)).toEqual(['d0/', 'd1/', 'd2/', 'd3/', 'd4/', 'empty/', 'link-to-dir/', 'link-to-f0', 'run.sh']);
     const file = join(scratch, 'client-one.txt');
     writeFileSync(file, 'one');
-    expect((await put(target, file, dest)).paths).toEqual([join(dest, 'client-one.txt')]);
-    await expect(get(target, join(scratch, 'absent'), join(scratch, 'x'))).rejects.toMatchObject({ code: 'bad_action' });
+    expect((await client.upload(file, dest)).paths).toEqual([join(dest, 'client-one.txt')]);
+    expect(readFileSync(join(dest, 'client-one.txt'), 'utf8')).toBe('one');
+    await expect(client.download(join(scratch, 'absent'), join(scratch, 'x'))).rejects.toMatchObject({ code: 'bad_action' });
+    await expect(client.listFiles(join(scratch, 'absent'))).rejects.toMatchObject({ code: 'bad_action' });
+    await expect(client.upload(join(scratch, 'absent'), dest)).rejects.toMatchObject({ code: 'bad_action' });
+    await client.close();
   });
 });
 

@@ -1,5 +1,5 @@
-// GET /download_files: a file or directory tree streamed as zip (yazl) or tar (tar-stream),
-// modes and symlinks kept, one file open at a time.
+// Packing a file or directory tree as a streamed zip (yazl) or tar (tar-stream), modes, times and
+// symlinks kept, one file open at a time: the server's downloads and the client's uploads.
 import { createReadStream } from 'node:fs';
 import { lstat, opendir, readlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
@@ -7,7 +7,6 @@ import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 import yazl from 'yazl';
-import { ApiError } from '../errors.js';
 
 interface Item {
   /** Path inside the archive. */
@@ -21,8 +20,7 @@ interface Item {
 
 /** The items of `root` (a file: itself; a directory: its contents, recursively), depth first. */
 async function* walk(root: string): AsyncGenerator<Item> {
-  const st = await lstat(root).catch(() => null);
-  if (!st) throw new ApiError('not_found', `no such file or directory: ${root}`);
+  const st = await lstat(root);
   if (!st.isDirectory()) {
     yield item(basename(root), root, st);
     return;
@@ -50,11 +48,6 @@ function item(name: string, abs: string, st: import('node:fs').Stats): Item {
   return { name, abs, kind, mode: st.mode & 0o7777, size: st.size, mtime: st.mtime };
 }
 
-/** Fails with 404 before any byte is sent when `path` is missing. */
-export async function checkExists(path: string): Promise<void> {
-  if (!(await lstat(path).catch(() => null))) throw new ApiError('not_found', `no such file or directory: ${path}`);
-}
-
 /** `compress`: deflate at level 1 (slower: ~30 MiB/s on incompressible data); else entries are stored. */
 export async function writeZip(root: string, out: Writable, compress = false): Promise<void> {
   const zip = new yazl.ZipFile();
@@ -65,7 +58,7 @@ export async function writeZip(root: string, out: Writable, compress = false): P
     else if (it.kind === 'symlink') {
       zip.addBuffer(Buffer.from(await readlink(it.abs)), it.name, { ...opts, mode: 0o120000 | 0o777, compress: false });
     } else {
-      zip.addReadStreamLazy(it.name, { ...opts, mode: 0o100000 | it.mode, size: it.size, compressionLevel: compress ? 1 : 0 }, (cb) => cb(null, createReadStream(it.abs)));
+      zip.addReadStreamLazy(it.name, { ...opts, mode: 0o100000 | it.mode, size: it.size, compressionLevel: compress ? 1 : 0 }, (cb) => cb(null, createReadStream(it.abs, { highWaterMark: 2 ** 20 })));
     }
   }
   zip.end();
@@ -84,7 +77,7 @@ export async function writeTar(root: string, out: Writable): Promise<void> {
       if (it.size === 0) pack.entry({ ...header, type: 'file', size: 0 }, '');
       else {
         const entry = pack.entry({ ...header, type: 'file', size: it.size });
-        await pipeline(createReadStream(it.abs, { end: it.size - 1 }), entry as unknown as Writable);
+        await pipeline(createReadStream(it.abs, { end: it.size - 1, highWaterMark: 2 ** 20 }), entry as unknown as Writable);
       }
     }
   }

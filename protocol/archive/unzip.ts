@@ -1,13 +1,14 @@
-// Listing and unpacking a zip held in a temp file (yauzl reads the central directory first).
+// Unpacking a zip held in a file: yauzl reads the central directory first, so every entry is
+// checked before anything is written.
 import yauzl from 'yauzl';
 import { createWriteStream } from 'node:fs';
-import { mkdir, symlink } from 'node:fs/promises';
+import { symlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import type { Readable } from 'node:stream';
-import { ApiError } from '../errors.js';
-import { bad, isRootEntry, safeEntryPath, validateEntries, type ArchiveEntry } from './entries.js';
+import { ArchiveError, bad, isRootEntry, safeEntryPath, validateEntries, type ArchiveEntry } from './entries.js';
+import { asArchiveError, Dirs } from './untar.js';
 
 const S_IFMT = 0o170000;
 const S_IFLNK = 0o120000;
@@ -16,13 +17,13 @@ const MAX_LINK_BYTES = 4096;
 
 type Zip = yauzl.ZipFile;
 
-/** Unpacks the zip at `zipPath` into the empty directory `into`; returns the entries written. */
-export async function unzipInto(zipPath: string, into: string): Promise<ArchiveEntry[]> {
+/** Unpacks the zip at `zipPath` into the empty directory `into` (a staging directory); returns the entries written. */
+export async function unzipFile(zipPath: string, into: string): Promise<ArchiveEntry[]> {
   let zip: Zip;
   try {
     zip = await promisify<string, yauzl.Options, Zip>(yauzl.open)(zipPath, { lazyEntries: true, decodeStrings: false, autoClose: false });
   } catch (e) {
-    throw new ApiError('bad_request', `the upload is not a valid zip file: ${(e as Error).message}`);
+    throw new ArchiveError(`not a valid zip file: ${(e as Error).message}`);
   }
   try {
     const raw = (await readAll(zip)).filter((z) => !isRootEntry((z.fileName as unknown as Buffer).toString('utf8')));
@@ -37,30 +38,29 @@ export async function unzipInto(zipPath: string, into: string): Promise<ArchiveE
         const target = (await readBuffer(await openStream(zip, z))).toString('utf8');
         entries.push({ path, kind: 'symlink', mode: 0o777, target });
       } else if (type === S_IFDIR || name.endsWith('/')) {
-        entries.push({ path, kind: 'directory', mode: unixMode & 0o7777 || 0o755 });
+        entries.push({ path, kind: 'directory', mode: unixMode & 0o7777 || 0o755, mtime: z.getLastModDate() });
       } else {
-        entries.push({ path, kind: 'file', mode: unixMode & 0o7777 || 0o644 });
+        entries.push({ path, kind: 'file', mode: unixMode & 0o7777 || 0o644, mtime: z.getLastModDate() });
       }
     }
     validateEntries(entries);
+    const dirs = new Dirs(into);
     for (let i = 0; i < raw.length; i++) {
       const e = entries[i];
-      const target = join(into, e.path);
-      if (e.kind === 'directory') await mkdir(target, { recursive: true, mode: 0o755 });
+      if (e.kind === 'directory') await dirs.make(e.path);
       else if (e.kind === 'file') {
-        await mkdir(dirname(target), { recursive: true, mode: 0o755 });
-        await pipeline(await openStream(zip, raw[i]), createWriteStream(target, { mode: 0o600 }));
+        await dirs.make(dirname(e.path));
+        await pipeline(await openStream(zip, raw[i]), createWriteStream(join(into, e.path), { mode: 0o600 }));
       }
     }
     for (const e of entries) {
       if (e.kind !== 'symlink') continue;
-      await mkdir(dirname(join(into, e.path)), { recursive: true, mode: 0o755 });
+      await dirs.make(dirname(e.path));
       await symlink(e.target!, join(into, e.path));
     }
     return entries;
   } catch (e) {
-    if (e instanceof ApiError) throw e;
-    throw new ApiError('bad_request', `the zip could not be unpacked: ${(e as Error).message}`);
+    throw asArchiveError(e as NodeJS.ErrnoException, 'zip');
   } finally {
     zip.close();
   }

@@ -1,6 +1,5 @@
 // Checking archive entry names and link targets so nothing lands outside the destination.
 import { posix } from 'node:path';
-import { ApiError } from '../errors.js';
 
 export type EntryKind = 'file' | 'directory' | 'symlink' | 'hardlink';
 
@@ -13,6 +12,23 @@ export interface ArchiveEntry {
   mode: number;
   /** Symlink target as stored, or the hardlink's (normalized) source path. */
   target?: string;
+  /** Modification time, restored on files and directories when the archive has one. */
+  mtime?: Date;
+}
+
+/**
+ * An archive that cannot be unpacked safely or at all; nothing of it was left on disk. The server
+ * answers 400 with the message, the client throws it as a 'bad_action' RuntimeError.
+ */
+export class ArchiveError extends Error {
+  constructor(
+    message: string,
+    /** The offending entry's name as stored, when one entry is to blame. */
+    readonly entry?: string,
+  ) {
+    super(message);
+    this.name = 'ArchiveError';
+  }
 }
 
 /** True for the archive's own root (`./`, as `tar -C dir .` writes it): nothing to create. */
@@ -20,22 +36,34 @@ export function isRootEntry(raw: string): boolean {
   return posix.normalize(raw.replace(/\\/g, '/')).replace(/\/+$/, '') === '.';
 }
 
-/** The normalized relative path of `raw`, or a 400 naming the entry when it escapes. */
+/** The normalized relative path of `raw`, or an ArchiveError naming the entry when it escapes. */
 export function safeEntryPath(raw: string): string {
   const name = raw.replace(/\\/g, '/');
   if (name.startsWith('/') || /^[a-zA-Z]:/.test(name)) throw bad(raw, 'is an absolute path');
   if (name.split('/').includes('..')) throw bad(raw, 'contains ".."');
+  if (name.includes('\0')) throw bad(raw, 'has a NUL byte in its name');
   const normal = posix.normalize(name).replace(/\/+$/, '');
   if (normal === '' || normal === '.') throw bad(raw, 'has an empty name');
   return normal;
 }
 
-/** A 400 unless the symlink at `path` pointing at `target` resolves inside the destination. */
+/** Throws unless the symlink at `path` pointing at `target` resolves inside the destination. */
 export function checkLinkTarget(path: string, target: string): void {
   if (target === '' || target.includes('\0')) throw bad(path, 'is a symlink with an empty target');
   if (posix.isAbsolute(target)) throw bad(path, `is a symlink to an absolute path (${target})`);
   const resolved = posix.normalize(posix.join(posix.dirname(path), target));
   if (resolved === '..' || resolved.startsWith('../')) throw bad(path, `is a symlink pointing outside the destination (${target})`);
+}
+
+/** Throws when `path` would be written through one of the symlinks in `links` (paths of symlink entries). */
+export function checkNotThroughLink(path: string, links: ReadonlySet<string>): void {
+  if (links.size === 0) return;
+  let at = path.indexOf('/');
+  while (at !== -1) {
+    const prefix = path.slice(0, at);
+    if (links.has(prefix)) throw bad(path, `is written through the symlink ${prefix}`);
+    at = path.indexOf('/', at + 1);
+  }
 }
 
 /** Checks the whole entry list before anything is written: names, links, paths through links. */
@@ -47,15 +75,9 @@ export function validateEntries(entries: ArchiveEntry[]): void {
       links.add(e.path);
     }
   }
-  for (const e of entries) {
-    const parts = e.path.split('/');
-    for (let i = 1; i < parts.length; i++) {
-      const prefix = parts.slice(0, i).join('/');
-      if (links.has(prefix)) throw bad(e.path, `is written through the symlink ${prefix}`);
-    }
-  }
+  for (const e of entries) checkNotThroughLink(e.path, links);
 }
 
-export function bad(entry: string, why: string): ApiError {
-  return new ApiError('bad_request', `archive entry ${JSON.stringify(entry)} ${why}; nothing was extracted`, { entry });
+export function bad(entry: string, why: string): ArchiveError {
+  return new ArchiveError(`archive entry ${JSON.stringify(entry)} ${why}; nothing was extracted`, entry);
 }
