@@ -66,6 +66,20 @@ export class FileAccess {
     }
   }
 
+  /** Throws unless the session user may remove the existing `path` from its directory. */
+  async checkRemove(path: string): Promise<void> {
+    if (!this.user) return; // the kernel checks for the server's own user
+    const dir = dirname(path);
+    const [info, parent] = await Promise.all([lstat(path), stat(dir)]).catch((e: unknown) => {
+      throw fromFsError(e, path);
+    });
+    await this.checkSearch(dirname(dir), path);
+    if (!this.allows(parent, W | X)) throw denied(path);
+    // A sticky directory (/tmp) lets only the file's or the directory's owner remove it.
+    const sticky = (parent.mode & 0o1000) !== 0;
+    if (sticky && this.user.uid !== 0 && info.uid !== this.user.uid && parent.uid !== this.user.uid) throw denied(path);
+  }
+
   /** Gives a file or directory the server just created to the session user. */
   async adopt(path: string): Promise<void> {
     if (this.user) await chown(path, this.user.uid, this.user.gid);

@@ -1,8 +1,10 @@
 // Writing a whole file the safe way: a temp file beside it, renamed over it, with the old file's mode
 // and owner (or 0664 and the session user for a new one) and parents created for the session user.
+// A file with several hard links is rewritten in place instead: a rename would leave the other names
+// on the old content.
 import { randomBytes } from 'node:crypto';
 import type { Stats } from 'node:fs';
-import { chmod, chown, mkdir, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, open, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative, sep } from 'node:path';
 import type { FileAccess } from './access.js';
 import { fromFsError } from './errors.js';
@@ -10,10 +12,14 @@ import { fromFsError } from './errors.js';
 /** Mode of a file the server creates. */
 export const NEW_FILE_MODE = 0o664;
 
-/** Replaces (or creates) `path` with `content`; `existing` is its stat if it exists. */
+/**
+ * Replaces (or creates) `path` with `content`; `existing` is its stat if it exists (through a
+ * symlink: the stat of the file it points to, which is the one rewritten; the link stays).
+ */
 export async function writeWhole(access: FileAccess, path: string, content: string | Buffer, existing: Stats | undefined): Promise<void> {
   try {
     const target = existing ? await realpath(path) : path;
+    if (existing?.isFile() && existing.nlink > 1) return await writeInPlace(target, content);
     if (!existing) await makeParents(access, dirname(path));
     const mode = existing ? existing.mode & 0o7777 : NEW_FILE_MODE;
     const temp = join(dirname(target), `.${basename(target)}.rc-${randomBytes(6).toString('hex')}.tmp`);
@@ -22,7 +28,7 @@ export async function writeWhole(access: FileAccess, path: string, content: stri
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       // A writable file in a directory we may not write: write it in place instead.
-      if (existing && (code === 'EACCES' || code === 'EPERM')) return await writeFile(target, content);
+      if (existing && (code === 'EACCES' || code === 'EPERM')) return await writeInPlace(target, content);
       throw e;
     }
     try {
@@ -39,6 +45,18 @@ export async function writeWhole(access: FileAccess, path: string, content: stri
     }
   } catch (e) {
     throw fromFsError(e, path);
+  }
+}
+
+/** Rewrites the existing file `target` through its inode: every hard link sees it, mode and owner stay. */
+async function writeInPlace(target: string, content: string | Buffer): Promise<void> {
+  const data = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
+  const handle = await open(target, 'r+');
+  try {
+    await handle.writeFile(data); // from offset 0 of a fresh handle, every byte
+    await handle.truncate(data.length);
+  } finally {
+    await handle.close();
   }
 }
 

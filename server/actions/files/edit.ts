@@ -1,7 +1,7 @@
 // The edit action with the str_replace_editor contract agents are trained on: view, create,
 // str_replace, insert and undo_edit, with that tool's messages.
 import type { Stats } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, stat, unlink } from 'node:fs/promises';
 import { createPatch } from 'diff';
 import type { EditArgs, EditObservation } from '../../../protocol/index.js';
 import type { FileAccess } from './access.js';
@@ -28,20 +28,15 @@ export async function editAction(access: FileAccess, history: EditHistory, path:
       if (exists) throw new FileError('ERROR_FILE_EXISTS', `File already exists at: ${path}. Cannot overwrite files using command \`create\`.`);
       await existingFile(access, path);
       await writeWhole(access, path, args.file_text, undefined);
+      history.created(path);
       return edited(path, false, null, args.file_text, `File created successfully at: ${path}`);
     }
     case 'str_replace':
       return strReplace(access, history, path, args);
     case 'insert':
       return insert(access, history, path, args);
-    case 'undo_edit': {
-      const { info, text } = await loadText(access, path, 'w');
-      const previous = history.pop(path);
-      if (previous === undefined) throw new FileError('ERROR_NO_HISTORY', `No edit history found for ${path}.`);
-      await writeWhole(access, path, previous, info);
-      const shown = `Last edit to ${path} undone successfully. Here's the result of running \`cat -n\` on ${path}:\n${numbered(splitLines(previous), 1)}\n`;
-      return edited(path, true, text, previous, shown);
-    }
+    case 'undo_edit':
+      return undo(access, history, path);
   }
 }
 
@@ -121,6 +116,25 @@ async function insert(access: FileAccess, history: EditHistory, path: string, ar
   return edited(path, true, text, updated, shown);
 }
 
+/** Restores the version before the last edit; undoing a `create` removes the file. */
+async function undo(access: FileAccess, history: EditHistory, path: string): Promise<EditObservation> {
+  // Asked before the file is read: once a create is undone the file is gone, and there is no history.
+  if (history.peek(path) === undefined) throw new FileError('ERROR_NO_HISTORY', `No edit history found for ${path}.`);
+  const { info, text } = await loadText(access, path, 'w');
+  if (history.peek(path) === null) {
+    await access.checkRemove(path);
+    await unlink(path).catch((e: unknown) => {
+      throw fromFsError(e, path);
+    });
+    history.pop(path);
+    return edited(path, true, text, null, `Last edit to ${path} undone successfully: it was created by \`create\`, so the file has been removed.`);
+  }
+  const previous = history.pop(path)!;
+  await writeWhole(access, path, previous, info);
+  const shown = `Last edit to ${path} undone successfully. Here's the result of running \`cat -n\` on ${path}:\n${numbered(splitLines(previous), 1)}\n`;
+  return edited(path, true, text, previous, shown);
+}
+
 /** A text file the session user may read (`'r'`) or write (`'w'`), whole. */
 async function loadText(access: FileAccess, path: string, want: 'r' | 'w', known?: Stats): Promise<{ info: Stats; text: string }> {
   const info = known ?? (await access.check(path, want));
@@ -163,8 +177,8 @@ function viewExtras(path: string): EditObservation['extras'] {
   return { path, prev_exist: true, old_content: null, new_content: null, diff: '', impl_source: 'default' };
 }
 
-function edited(path: string, prevExist: boolean, oldContent: string | null, newContent: string, content: string): EditObservation {
-  const diff = createPatch(path, oldContent ?? '', newContent);
+function edited(path: string, prevExist: boolean, oldContent: string | null, newContent: string | null, content: string): EditObservation {
+  const diff = createPatch(path, oldContent ?? '', newContent ?? '');
   return {
     observation: 'edit',
     content,

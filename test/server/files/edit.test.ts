@@ -1,5 +1,5 @@
 // edit: the str_replace_editor commands with that tool's messages, a unified diff, undo and per-file locking.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -122,6 +122,52 @@ describe('insert and undo_edit', () => {
     await edit({ command: 'undo_edit', path });
     expect(readFileSync(path, 'utf8')).toBe('v1\n');
     expectError(await edit({ command: 'undo_edit', path }), 'ERROR_NO_HISTORY', `No edit history found for ${path}.`);
+  });
+
+  it('undoes a create by removing the file, then says there is nothing to undo', async () => {
+    const path = join(dir, 'created-then-undone.txt');
+    await edit({ command: 'create', path, file_text: 'fresh\n' });
+    await edit({ command: 'str_replace', path, old_str: 'fresh', new_str: 'edited' });
+    await edit({ command: 'undo_edit', path });
+    expect(readFileSync(path, 'utf8')).toBe('fresh\n');
+    const undone = await edit({ command: 'undo_edit', path });
+    expect(undone).toMatchObject({
+      observation: 'edit',
+      success: true,
+      content: `Last edit to ${path} undone successfully: it was created by \`create\`, so the file has been removed.`,
+      extras: { path, prev_exist: true, old_content: 'fresh\n', new_content: null },
+    });
+    expect(undone.extras.diff).toContain('-fresh');
+    expect(existsSync(path)).toBe(false);
+    expectError(await edit({ command: 'undo_edit', path }), 'ERROR_NO_HISTORY', `No edit history found for ${path}.`);
+  });
+
+  it('never undoes past a version too large to keep: a create is not undone by removing a file edited since', async () => {
+    const path = join(dir, 'grew-big.txt');
+    await edit({ command: 'create', path, file_text: 'small\n' });
+    const big = `${'x'.repeat(5 * 1024 * 1024)}\nsmall\n`;
+    await act(server, 'write', { path, content: big });
+    await edit({ command: 'str_replace', path, old_str: 'small', new_str: 'edited' });
+    expectError(await edit({ command: 'undo_edit', path }), 'ERROR_NO_HISTORY', `No edit history found for ${path}.`);
+    expect(statSync(path).size).toBe(big.length + 1);
+  });
+
+  it('rewrites a file with several hard links in place for str_replace, insert and undo_edit', async () => {
+    const a = join(dir, 'hard-a.txt');
+    const b = join(dir, 'hard-b.txt');
+    writeFileSync(a, 'first\n');
+    linkSync(a, b);
+    const inode = statSync(a).ino;
+    await edit({ command: 'str_replace', path: a, old_str: 'first', new_str: 'replaced' });
+    expect(readFileSync(b, 'utf8')).toBe('replaced\n');
+    await edit({ command: 'insert', path: a, insert_line: 1, new_str: 'inserted' });
+    expect(readFileSync(b, 'utf8')).toBe('replaced\ninserted\n');
+    await edit({ command: 'undo_edit', path: a });
+    expect(readFileSync(b, 'utf8')).toBe('replaced\n');
+    await edit({ command: 'undo_edit', path: a });
+    expect(readFileSync(b, 'utf8')).toBe('first\n');
+    expect(statSync(a).ino).toBe(inode);
+    expect(statSync(b).ino).toBe(inode);
   });
 });
 

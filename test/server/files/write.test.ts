@@ -1,6 +1,6 @@
 // write: whole files and line ranges, parents created, modes kept; as a --username user, that user's
 // ownership and permissions.
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -53,6 +53,49 @@ describe('write', () => {
     expect(readFileSync(join(dir, 'rel.txt'), 'utf8')).toBe('r');
   });
 
+  it('writes a file with several hard links in place, so every name sees the new content', async () => {
+    const a = join(dir, 'linked-a.txt');
+    const b = join(dir, 'linked-b.txt');
+    writeFileSync(a, 'old content that is longer\n', { mode: 0o640 });
+    chmodSync(a, 0o640);
+    linkSync(a, b);
+    const inode = statSync(a).ino;
+    expect((await act(server, 'write', { path: a, content: 'new\n' })).success).toBe(true);
+    expect(readFileSync(b, 'utf8')).toBe('new\n');
+    expect(statSync(a).ino).toBe(inode);
+    expect(statSync(b).ino).toBe(inode);
+    expect(statSync(a).nlink).toBe(2);
+    expect(statSync(a).mode & 0o777).toBe(0o640);
+    await act(server, 'write', { path: b, content: 'X\n', start: 0, end: 1 });
+    expect(readFileSync(a, 'utf8')).toBe('X\n');
+  });
+
+  it('still replaces a file with a single name whole (a new inode, never half-written)', async () => {
+    const path = join(dir, 'single.txt');
+    writeFileSync(path, 'one\n');
+    const inode = statSync(path).ino;
+    await act(server, 'write', { path, content: 'two\n' });
+    expect(readFileSync(path, 'utf8')).toBe('two\n');
+    expect(statSync(path).ino).not.toBe(inode);
+  });
+
+  it('writes through a symlink to the file it points to, keeping the link and that file\'s hard links', async () => {
+    const real = join(dir, 'real.txt');
+    const other = join(dir, 'real-other-name.txt');
+    const link = join(dir, 'link.txt');
+    writeFileSync(real, 'before\n');
+    symlinkSync(real, link);
+    await act(server, 'write', { path: link, content: 'after\n' });
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(readlinkSync(link)).toBe(real);
+    expect(readFileSync(real, 'utf8')).toBe('after\n');
+    linkSync(real, other);
+    await act(server, 'write', { path: link, content: 'linked\n' });
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(readFileSync(other, 'utf8')).toBe('linked\n');
+    expect(statSync(other).ino).toBe(statSync(real).ino);
+  });
+
   it('answers a directory with an error observation', async () => {
     expectError(await act(server, 'write', { path: dir, content: 'x' }), 'ERROR_IS_DIRECTORY');
     writeFileSync(join(dir, 'plain'), '');
@@ -93,6 +136,18 @@ describe.runIf(isRoot)('as the --username user', () => {
     expect(readFileSync(path, 'utf8')).toBe('changed\n');
     expect(statSync(path).uid).toBe(0);
     expect(statSync(path).mode & 0o777).toBe(0o666);
+  });
+
+  it('undoes a create only where that user may remove the file', async () => {
+    const sub = join(base, 'undo-dir');
+    const path = join(sub, 'made.txt');
+    expect((await act(userServer, 'edit', { command: 'create', path, file_text: 'm\n' })).success).toBe(true);
+    chmodSync(sub, 0o555);
+    expectError(await act(userServer, 'edit', { command: 'undo_edit', path }), 'ERROR_PERMISSION_DENIED', `Permission denied: the session user may not access ${path}.`);
+    expect(readFileSync(path, 'utf8')).toBe('m\n');
+    chmodSync(sub, 0o755);
+    expect((await act(userServer, 'edit', { command: 'undo_edit', path })).success).toBe(true);
+    expect(() => statSync(path)).toThrow();
   });
 
   it('denies what that user may not read or write', async () => {
