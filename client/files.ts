@@ -6,12 +6,12 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { lstat, mkdir, rm } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import { basename, join, resolve } from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ArchiveError } from '../protocol/archive/entries.js';
 import { extractInto } from '../protocol/archive/extract.js';
 import { writeTar, writeZip } from '../protocol/archive/pack.js';
-import { untarStream } from '../protocol/archive/untar.js';
+import { untarStream, WRITE_BUFFER } from '../protocol/archive/untar.js';
 import { unzipFile } from '../protocol/archive/unzip.js';
 import { RuntimeError } from './errors.js';
 import { errorForStatus, errorForTransport } from './failures.js';
@@ -54,7 +54,7 @@ export async function uploadPath(http: HttpTransport, url: string, localPath: st
   const boundary = `----runtime-client-${randomBytes(12).toString('hex')}`;
   const filename = isDir ? `${basename(resolve(localPath))}.${format}` : basename(localPath);
   const content = isDir ? packed(localPath, format) : createReadStream(localPath, { highWaterMark: 2 ** 20 });
-  const body = Readable.from(multipart(boundary, filename, content), { objectMode: false });
+  const body = multipart(boundary, filename, content);
   const res = await open(http, url, 'upload', {
     method: 'POST',
     path: `/upload_file?${query}`,
@@ -74,7 +74,7 @@ export async function downloadPath(http: HttpTransport, url: string, remotePath:
     if (format === 'tar') return await extractInto(localDir, (staging) => untarStream(res, staging));
     const spool = join(localDir, `.rc-download-${randomBytes(6).toString('hex')}.zip`);
     try {
-      await pipeline(res, createWriteStream(spool, { mode: 0o600 }));
+      await pipeline(res, createWriteStream(spool, { mode: 0o600, highWaterMark: WRITE_BUFFER }));
       return await extractInto(localDir, (staging) => unzipFile(spool, staging));
     } finally {
       await rm(spool, { force: true });
@@ -112,11 +112,15 @@ async function readJson(res: IncomingMessage): Promise<unknown> {
   }
 }
 
-async function* multipart(boundary: string, filename: string, content: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+/** The multipart/form-data body with `content` as its one field "file", chunks passed on as they are. */
+function multipart(boundary: string, filename: string, content: Readable): Readable {
   const name = filename.replace(/["\r\n\\]/g, '_');
-  yield Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${name}"\r\nContent-Type: application/octet-stream\r\n\r\n`);
-  yield* content;
-  yield Buffer.from(`\r\n--${boundary}--\r\n`);
+  const body = new PassThrough({ highWaterMark: 2 ** 20 });
+  body.write(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${name}"\r\nContent-Type: application/octet-stream\r\n\r\n`);
+  content.once('error', (e) => body.destroy(e));
+  content.once('end', () => body.end(`\r\n--${boundary}--\r\n`));
+  content.pipe(body, { end: false });
+  return body;
 }
 
 /** The directory's contents as a streamed archive: modes, times and symlinks kept. */

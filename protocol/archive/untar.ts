@@ -10,50 +10,90 @@ import tar from 'tar-stream';
 import { ArchiveError, bad, checkLinkTarget, checkNotThroughLink, isRootEntry, safeEntryPath, validateEntries, type ArchiveEntry } from './entries.js';
 
 /**
+ * Bytes a file being written may hold while its open or a write is in flight, so the stream
+ * feeding it (a socket) keeps flowing meanwhile; buffered chunks go out in one writev.
+ */
+export const WRITE_BUFFER = 2 ** 20;
+
+/**
+ * Files still being flushed and closed while the next entries are read: a file's last write,
+ * close and the next one's open then overlap the input instead of stalling it at every file.
+ */
+const FILES_IN_FLIGHT = 16;
+
+/**
  * Unpacks the tar read from `input` into the empty directory `into` (a staging directory: on an
- * error the caller removes it) and returns the entries written. Modes are not applied here.
+ * error the caller removes it; every write has ended by then) and returns the entries written.
+ * Modes and times are not applied here.
  */
 export async function untarStream(input: Readable, into: string): Promise<ArchiveEntry[]> {
   const entries: ArchiveEntry[] = [];
   const files = new Set<string>();
   const links = new Set<string>();
   const dirs = new Dirs(into);
+  /** Writes still running, by path; each settles (never rejects) when its file is closed. */
+  const writing = new Map<string, Promise<void>>();
+  let writeError: Error | null = null;
+  const extract = tar.extract();
 
-  const write = async (header: tar.Header, stream: Readable): Promise<void> => {
+  const startFile = async (path: string, stream: Readable): Promise<void> => {
+    await writing.get(path); // the same name twice: the second write comes after the first
+    await dirs.make(dirname(path));
+    while (writing.size >= FILES_IN_FLIGHT) await Promise.race(writing.values());
+    // Destroyed meanwhile (the input ended short): a pipeline would wait for it forever.
+    if (stream.destroyed) throw new ArchiveError(`the tar ended in the middle of ${JSON.stringify(path)}; nothing was extracted`, path);
+    const done = pipeline(stream, createWriteStream(join(into, path), { mode: 0o600, highWaterMark: WRITE_BUFFER })).then(
+      () => {},
+      (e: Error) => {
+        writeError ??= e;
+        extract.destroy(e);
+      },
+    );
+    const settled = done.finally(() => writing.get(path) === settled && writing.delete(path));
+    writing.set(path, settled);
+    files.add(path);
+  };
+
+  const onEntry = async (header: tar.Header, stream: Readable): Promise<void> => {
     if (isRootEntry(header.name)) return void stream.resume();
     const e = toEntry(header);
     checkNotThroughLink(e.path, links);
     entries.push(e);
-    const target = join(into, e.path);
+    // A file still opening under a name this entry needs as a directory: let it exist first, so
+    // the clash is seen as one (not a directory quietly made where the file was to be).
+    for (let at = e.path.indexOf('/'); at !== -1; at = e.path.indexOf('/', at + 1)) await writing.get(e.path.slice(0, at));
+    if (e.kind === 'file') return startFile(e.path, stream);
+    stream.resume();
     switch (e.kind) {
-      case 'file':
-        await dirs.make(dirname(e.path));
-        await pipeline(stream, createWriteStream(target, { mode: 0o600 }));
-        files.add(e.path);
-        return;
       case 'directory':
-        stream.resume();
+        await writing.get(e.path);
         return dirs.make(e.path);
       case 'hardlink':
-        stream.resume();
         if (!files.has(e.target!)) throw bad(e.path, `is a hard link to ${e.target}, which is not a file before it in the archive`);
+        await writing.get(e.target!);
+        await writing.get(e.path);
         await dirs.make(dirname(e.path));
-        return link(join(into, e.target!), target);
+        return link(join(into, e.target!), join(into, e.path));
       case 'symlink':
-        stream.resume();
         checkLinkTarget(e.path, e.target!);
         links.add(e.path);
     }
   };
 
-  const extract = tar.extract();
+  // next() as soon as a file's data is handed to its writer: tar-stream reads the next header
+  // only once that entry's stream has taken all its bytes.
   extract.on('entry', (header, stream, next) => {
-    write(header, stream as unknown as Readable).then(() => next(), (e: Error) => extract.destroy(e));
+    // An entry given up on (a refused name) is destroyed with the extract: its error is ours already.
+    stream.on('error', () => {});
+    onEntry(header, stream as unknown as Readable).then(() => next(), (e: Error) => extract.destroy(e));
   });
   try {
     await pipeline(input, extract as unknown as Writable);
+    await Promise.all(writing.values());
+    if (writeError) throw writeError;
   } catch (e) {
-    throw asArchiveError(e as NodeJS.ErrnoException, 'tar');
+    await Promise.all(writing.values()); // nothing may still write into the staging dir
+    throw asArchiveError((writeError ?? e) as NodeJS.ErrnoException, 'tar');
   }
   // A symlink that came after entries written through its path is caught here, before it exists.
   validateEntries(entries);

@@ -8,7 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import type { Readable } from 'node:stream';
 import { ArchiveError, bad, isRootEntry, safeEntryPath, validateEntries, type ArchiveEntry } from './entries.js';
-import { asArchiveError, Dirs } from './untar.js';
+import { asArchiveError, Dirs, WRITE_BUFFER } from './untar.js';
 
 const S_IFMT = 0o170000;
 const S_IFLNK = 0o120000;
@@ -50,7 +50,7 @@ export async function unzipFile(zipPath: string, into: string): Promise<ArchiveE
       if (e.kind === 'directory') await dirs.make(e.path);
       else if (e.kind === 'file') {
         await dirs.make(dirname(e.path));
-        await pipeline(await openStream(zip, raw[i]), createWriteStream(join(into, e.path), { mode: 0o600 }));
+        await pipeline(await openStream(zip, raw[i]), createWriteStream(join(into, e.path), { mode: 0o600, highWaterMark: WRITE_BUFFER }));
       }
     }
     for (const e of entries) {

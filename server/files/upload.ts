@@ -10,7 +10,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Request } from 'express';
 import { ArchiveError } from '../../protocol/archive/entries.js';
 import { stageArchive, type Owner, type Staged } from '../../protocol/archive/extract.js';
-import { untarStream } from '../../protocol/archive/untar.js';
+import { untarStream, WRITE_BUFFER } from '../../protocol/archive/untar.js';
 import { unzipFile } from '../../protocol/archive/unzip.js';
 import { ApiError } from '../errors.js';
 import { receiveFile } from './receive.js';
@@ -43,7 +43,7 @@ export async function handleUpload(req: Request, opts: UploadOptions): Promise<U
         staged = await stageArchive(destination, (staging) => untarStream(stream, staging), { owner }).catch(archiveToApi);
         return;
       }
-      await pipeline(stream, createWriteStream(tempPath, { mode: 0o600 }));
+      await pipeline(stream, createWriteStream(tempPath, { mode: 0o600, highWaterMark: WRITE_BUFFER }));
     });
     if (opts.recursive && opts.format === 'zip') staged = await stageArchive(destination, (staging) => unzipFile(tempPath, staging), { owner }).catch(archiveToApi);
     if (staged) return { paths: await (staged as Staged).commit(), bytes: got.bytes };
