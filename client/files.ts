@@ -24,7 +24,10 @@ export interface UploadOptions {
    * true` must be an archive in `format`.
    */
   recursive?: boolean;
-  /** Archive format on the wire. Default 'tar' (streams straight to disk on the server; 'zip' is spooled first). */
+  /**
+   * Archive format on the wire. Default 'tar' (streams straight to disk on the server; a zip is
+   * spooled first), or 'zip' for a file named *.zip sent with `recursive: true`.
+   */
   format?: 'zip' | 'tar';
   signal?: AbortSignal;
 }
@@ -48,7 +51,8 @@ export async function uploadPath(http: HttpTransport, url: string, localPath: st
   });
   const isDir = st.isDirectory();
   const recursive = opts.recursive ?? isDir;
-  const format = opts.format ?? 'tar';
+  // An archive file sent to be unpacked says its format by its name unless told.
+  const format = opts.format ?? (!isDir && /\.zip$/i.test(localPath) ? 'zip' : 'tar');
   if (isDir && !recursive) throw new RuntimeError('bad_action', `upload: ${localPath} is a directory; it can only be sent with recursive: true`);
   const query = new URLSearchParams({ destination, recursive: String(recursive), format });
   const boundary = `----runtime-client-${randomBytes(12).toString('hex')}`;

@@ -358,6 +358,11 @@ describe("RuntimeClient's file helpers", () => {
     writeFileSync(file, 'one');
     expect((await client.upload(file, dest)).paths).toEqual([join(dest, 'client-one.txt')]);
     expect(readFileSync(join(dest, 'client-one.txt'), 'utf8')).toBe('one');
+    const zipped = join(scratch, 'client-tree.zip');
+    await zipTree(src, zipped);
+    const unzipped = join(scratch, 'client-unzipped');
+    await client.upload(zipped, unzipped, { recursive: true }); // a .zip name says its format
+    expect(snapshot(unzipped)).toEqual(snapshot(src));
     await expect(client.download(join(scratch, 'absent'), join(scratch, 'x'))).rejects.toMatchObject({ code: 'bad_action' });
     await expect(client.listFiles(join(scratch, 'absent'))).rejects.toMatchObject({ code: 'bad_action' });
     await expect(client.upload(join(scratch, 'absent'), dest)).rejects.toMatchObject({ code: 'bad_action' });
