@@ -15,7 +15,7 @@ import { untarStream, WRITE_BUFFER } from '../protocol/archive/untar.js';
 import { unzipFile } from '../protocol/archive/unzip.js';
 import { RuntimeError } from './errors.js';
 import { errorForStatus, errorForTransport } from './failures.js';
-import { TransportError, type HttpTransport } from './http.js';
+import { parse, TransportError, type HttpTransport } from './http.js';
 
 export interface UploadOptions {
   /**
@@ -108,12 +108,7 @@ async function open(http: HttpTransport, url: string, what: string, req: Paramet
 async function readJson(res: IncomingMessage): Promise<unknown> {
   const parts: Buffer[] = [];
   for await (const part of res) parts.push(part as Buffer);
-  const text = Buffer.concat(parts).toString('utf8');
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
+  return parse(Buffer.concat(parts).toString('utf8'));
 }
 
 /** The multipart/form-data body with `content` as its one field "file", chunks passed on as they are. */

@@ -61,9 +61,8 @@ export class HttpTransport {
   }
 
   request(req: HttpRequest): Promise<HttpResponse> {
-    const url = new URL(req.path.replace(/^\//, ''), this.#base);
+    const { url, send } = this.#target(req.path);
     const payload = req.body === undefined ? undefined : Buffer.from(JSON.stringify(req.body));
-    const send = url.protocol === 'https:' ? https.request : http.request;
     return new Promise<HttpResponse>((resolve, reject) => {
       const request = send(url, {
         method: req.method,
@@ -114,8 +113,7 @@ export class HttpTransport {
    * the caller reads the body. A body that fails to stream aborts the request with its error.
    */
   open(req: StreamRequest): Promise<http.IncomingMessage> {
-    const url = new URL(req.path.replace(/^\//, ''), this.#base);
-    const send = url.protocol === 'https:' ? https.request : http.request;
+    const { url, send } = this.#target(req.path);
     return new Promise((resolve, reject) => {
       const request = send(url, { method: req.method, agent: this.#agent, headers: { ...this.#headers, ...req.headers }, signal: req.signal });
       this.#inFlight.add(request);
@@ -130,6 +128,12 @@ export class HttpTransport {
     });
   }
 
+  /** The URL of `path` below the base, and the request function for its protocol. */
+  #target(path: string) {
+    const url = new URL(path.replace(/^\//, ''), this.#base);
+    return { url, send: url.protocol === 'https:' ? https.request : http.request };
+  }
+
   /** Fails every request in flight with ECLOSED and frees the agent's sockets. */
   close(): void {
     for (const request of this.#inFlight) request.destroy(new TransportError('ECLOSED', 'the client was closed'));
@@ -137,7 +141,8 @@ export class HttpTransport {
   }
 }
 
-function parse(text: string): unknown {
+/** The JSON in `text`, or the text itself when it is not JSON. */
+export function parse(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch {

@@ -97,15 +97,9 @@ export async function untarStream(input: Readable, into: string): Promise<Archiv
   }
   // A symlink that came after entries written through its path is caught here, before it exists.
   validateEntries(entries);
-  try {
-    for (const e of entries) {
-      if (e.kind !== 'symlink') continue;
-      await dirs.make(dirname(e.path));
-      await symlink(e.target!, join(into, e.path));
-    }
-  } catch (e) {
-    throw asArchiveError(e as NodeJS.ErrnoException, 'tar');
-  }
+  await makeSymlinks(entries, dirs).catch((e: NodeJS.ErrnoException) => {
+    throw asArchiveError(e, 'tar');
+  });
   return entries;
 }
 
@@ -137,6 +131,15 @@ function toEntry(h: tar.Header): ArchiveEntry {
       return { path, kind: 'hardlink', mode, target: safeEntryPath(h.linkname ?? '') };
     default:
       throw bad(h.name, `has an unsupported type (${h.type})`);
+  }
+}
+
+/** Creates the symlink entries (checked already), last, so nothing was written through one. */
+export async function makeSymlinks(entries: ArchiveEntry[], dirs: Dirs): Promise<void> {
+  for (const e of entries) {
+    if (e.kind !== 'symlink') continue;
+    await dirs.make(dirname(e.path));
+    await symlink(e.target!, join(dirs.root, e.path));
   }
 }
 

@@ -2,13 +2,12 @@
 // checked before anything is written.
 import yauzl from 'yauzl';
 import { createWriteStream } from 'node:fs';
-import { symlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import type { Readable } from 'node:stream';
 import { ArchiveError, bad, isRootEntry, safeEntryPath, validateEntries, type ArchiveEntry } from './entries.js';
-import { asArchiveError, Dirs, WRITE_BUFFER } from './untar.js';
+import { asArchiveError, Dirs, makeSymlinks, WRITE_BUFFER } from './untar.js';
 
 const S_IFMT = 0o170000;
 const S_IFLNK = 0o120000;
@@ -53,11 +52,7 @@ export async function unzipFile(zipPath: string, into: string): Promise<ArchiveE
         await pipeline(await openStream(zip, raw[i]), createWriteStream(join(into, e.path), { mode: 0o600, highWaterMark: WRITE_BUFFER }));
       }
     }
-    for (const e of entries) {
-      if (e.kind !== 'symlink') continue;
-      await dirs.make(dirname(e.path));
-      await symlink(e.target!, join(into, e.path));
-    }
+    await makeSymlinks(entries, dirs);
     return entries;
   } catch (e) {
     throw asArchiveError(e as NodeJS.ErrnoException, 'zip');

@@ -4,7 +4,7 @@
 // body arrived within the limit. No half-written file is ever visible.
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { chmod, lchown, mkdir, rename, rm } from 'node:fs/promises';
+import { chmod, lchown, rename, rm } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Request } from 'express';
@@ -12,6 +12,7 @@ import { ArchiveError } from '../../protocol/archive/entries.js';
 import { stageArchive, type Owner, type Staged } from '../../protocol/archive/extract.js';
 import { untarStream, WRITE_BUFFER } from '../../protocol/archive/untar.js';
 import { unzipFile } from '../../protocol/archive/unzip.js';
+import { makeDirs } from '../actions/files/atomic.js';
 import { ApiError } from '../errors.js';
 import { receiveFile } from './receive.js';
 
@@ -34,7 +35,7 @@ export interface UploadResult {
 export async function handleUpload(req: Request, opts: UploadOptions): Promise<UploadResult> {
   const { destination, owner } = opts;
   if (!isAbsolute(destination)) throw new ApiError('bad_request', `destination must be an absolute path, got ${JSON.stringify(destination)}`);
-  await mkdirOwned(destination, owner);
+  await makeDirs(destination, async (path) => owner && lchown(path, owner.uid, owner.gid));
   const tempPath = join(destination, `.rc-upload-${randomBytes(6).toString('hex')}.part`);
   let staged: Staged | null = null;
   try {
@@ -61,15 +62,4 @@ export async function handleUpload(req: Request, opts: UploadOptions): Promise<U
 function archiveToApi(e: unknown): never {
   if (e instanceof ArchiveError) throw new ApiError('bad_request', e.message, e.entry === undefined ? undefined : { entry: e.entry });
   throw e;
-}
-
-/** mkdir -p, giving each directory it creates to `owner`. */
-async function mkdirOwned(dir: string, owner?: Owner): Promise<void> {
-  const first = await mkdir(dir, { recursive: true });
-  if (!owner || !first) return;
-  let path = dir;
-  while (path.length >= first.length) {
-    await lchown(path, owner.uid, owner.gid);
-    path = join(path, '..');
-  }
 }

@@ -61,7 +61,12 @@ async function writeInPlace(target: string, content: string | Buffer): Promise<v
 }
 
 /** Creates `dir` and its missing parents, each owned by the session user. */
-async function makeParents(access: FileAccess, dir: string): Promise<void> {
+function makeParents(access: FileAccess, dir: string): Promise<void> {
+  return makeDirs(dir, (path) => access.adopt(path));
+}
+
+/** mkdir -p, handing each directory it creates (outermost first) to `adopt`. */
+export async function makeDirs(dir: string, adopt: (path: string) => Promise<void>): Promise<void> {
   const first = await mkdir(dir, { recursive: true });
   if (!first) {
     const info = await stat(dir);
@@ -69,9 +74,9 @@ async function makeParents(access: FileAccess, dir: string): Promise<void> {
     return;
   }
   let current = first;
-  await access.adopt(current);
+  await adopt(current);
   for (const part of relative(first, dir).split(sep).filter(Boolean)) {
     current = join(current, part);
-    await access.adopt(current);
+    await adopt(current);
   }
 }
