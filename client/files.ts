@@ -6,7 +6,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { lstat, mkdir, rm } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import { basename, join, resolve } from 'node:path';
-import { PassThrough, type Readable } from 'node:stream';
+import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ArchiveError } from '../protocol/archive/entries.js';
 import { extractInto } from '../protocol/archive/extract.js';
@@ -57,7 +57,7 @@ export async function uploadPath(http: HttpTransport, url: string, localPath: st
   const query = new URLSearchParams({ destination, recursive: String(recursive), format });
   const boundary = `----runtime-client-${randomBytes(12).toString('hex')}`;
   const filename = isDir ? `${basename(resolve(localPath))}.${format}` : basename(localPath);
-  const content = isDir ? packed(localPath, format) : createReadStream(localPath, { highWaterMark: 2 ** 20 });
+  const content = (out: Writable) => (isDir ? (format === 'tar' ? writeTar(localPath, out) : writeZip(localPath, out)) : pipeline(createReadStream(localPath, { highWaterMark: 2 ** 20 }), out, { end: false }));
   const body = multipart(boundary, filename, content);
   const res = await open(http, url, 'upload', {
     method: 'POST',
@@ -111,20 +111,12 @@ async function readJson(res: IncomingMessage): Promise<unknown> {
   return parse(Buffer.concat(parts).toString('utf8'));
 }
 
-/** The multipart/form-data body with `content` as its one field "file", chunks passed on as they are. */
-function multipart(boundary: string, filename: string, content: Readable): Readable {
+/** The multipart/form-data body with what `content` writes as its one field "file". */
+function multipart(boundary: string, filename: string, content: (out: Writable) => Promise<void>): (out: Writable) => Promise<void> {
   const name = filename.replace(/["\r\n\\]/g, '_');
-  const body = new PassThrough({ highWaterMark: 2 ** 20 });
-  body.write(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${name}"\r\nContent-Type: application/octet-stream\r\n\r\n`);
-  content.once('error', (e) => body.destroy(e));
-  content.once('end', () => body.end(`\r\n--${boundary}--\r\n`));
-  content.pipe(body, { end: false });
-  return body;
-}
-
-/** The directory's contents as a streamed archive: modes, times and symlinks kept. */
-function packed(root: string, format: 'zip' | 'tar'): Readable {
-  const out = new PassThrough({ highWaterMark: 2 ** 20 });
-  (format === 'tar' ? writeTar(root, out) : writeZip(root, out)).catch((e: Error) => out.destroy(e));
-  return out;
+  return async (out) => {
+    out.write(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${name}"\r\nContent-Type: application/octet-stream\r\n\r\n`);
+    await content(out);
+    out.write(`\r\n--${boundary}--\r\n`);
+  };
 }

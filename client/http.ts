@@ -2,7 +2,7 @@
 // close() can release its sockets), with a total deadline rather than an idle timeout.
 import http from 'node:http';
 import https from 'node:https';
-import type { Readable } from 'node:stream';
+import type { Writable } from 'node:stream';
 
 export interface HttpRequest {
   method: 'GET' | 'POST';
@@ -19,8 +19,11 @@ export interface StreamRequest {
   method: 'GET' | 'POST';
   path: string;
   headers?: Record<string, string>;
-  /** Piped as the body (chunked) when given. */
-  body?: Readable;
+  /**
+   * The body (chunked), when given: written by this function straight into the request, which it
+   * must not end; a rejection aborts the request with its error.
+   */
+  body?: (request: Writable) => Promise<void>;
   signal?: AbortSignal;
 }
 
@@ -123,8 +126,10 @@ export class HttpTransport {
       );
       request.once('response', resolve);
       if (!req.body) return void request.end();
-      req.body.once('error', (error) => request.destroy(error));
-      req.body.pipe(request);
+      req.body(request).then(
+        () => request.end(),
+        (error: Error) => request.destroy(error),
+      );
     });
   }
 

@@ -1,12 +1,13 @@
 // Packing a file or directory tree as a streamed zip (yazl) or tar (tar-stream), modes, times and
 // symlinks kept, one file open at a time: the server's downloads and the client's uploads.
 import { createReadStream } from 'node:fs';
-import { lstat, opendir, readlink } from 'node:fs/promises';
+import { lstat, open, opendir, readlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 import yazl from 'yazl';
+import { BufferPool, flow } from './pool.js';
 
 interface Item {
   /** Path inside the archive. */
@@ -48,11 +49,18 @@ function item(name: string, abs: string, st: import('node:fs').Stats): Item {
   return { name, abs, kind, mode: st.mode & 0o7777, size: st.size, mtime: st.mtime };
 }
 
-/** `compress`: deflate at level 1 (slower: ~30 MiB/s on incompressible data); else entries are stored. */
+/**
+ * Writes `root` as a zip to `out` and resolves once all of it is written; `out` is not ended.
+ * `compress`: deflate at level 1 (slower: ~30 MiB/s on incompressible data); else entries are stored.
+ */
 export async function writeZip(root: string, out: Writable, compress = false): Promise<void> {
   const zip = new yazl.ZipFile();
-  const done = pipeline(zip.outputStream as Readable, out);
+  const done = pipeline(zip.outputStream as Readable, out, { end: false });
+  // A sink that fails (a client hanging up) stops the walk; its error is thrown below.
+  let failed = false;
+  done.catch(() => (failed = true));
   for await (const it of walk(root)) {
+    if (failed) break;
     const opts = { mtime: it.mtime, mode: it.mode };
     if (it.kind === 'directory') zip.addEmptyDirectory(it.name, { ...opts, mode: 0o040000 | it.mode });
     else if (it.kind === 'symlink') {
@@ -65,22 +73,71 @@ export async function writeZip(root: string, out: Writable, compress = false): P
   await done;
 }
 
+/** Read size and buffers in flight for a tar: enough to keep the disk and the socket busy at once. */
+const TAR_CHUNK = 2 ** 20;
+const TAR_BUFFERS = 4;
+
+/**
+ * Writes `root` as a tar to `out` and resolves once all of it is written; `out` is not ended. File
+ * data goes through a few reused buffers, so `out` must be a final sink (see `flow`). A file that
+ * shrinks while it is read fails the archive rather than sending a wrong one.
+ */
 export async function writeTar(root: string, out: Writable): Promise<void> {
   const pack = tar.pack();
-  const done = pipeline(pack as unknown as Readable, out);
-  for await (const it of walk(root)) {
-    const header = { name: it.name, mode: it.mode, mtime: it.mtime };
-    if (it.kind === 'directory') pack.entry({ ...header, type: 'directory' });
-    else if (it.kind === 'symlink') pack.entry({ ...header, type: 'symlink', linkname: await readlink(it.abs) });
-    else {
-      // Bounded by the size in the header, should the file grow while it is read.
-      if (it.size === 0) pack.entry({ ...header, type: 'file', size: 0 }, '');
-      else {
-        const entry = pack.entry({ ...header, type: 'file', size: it.size });
-        await pipeline(createReadStream(it.abs, { end: it.size - 1, highWaterMark: 2 ** 20 }), entry as unknown as Writable);
-      }
+  const pool = new BufferPool(TAR_BUFFERS, TAR_CHUNK);
+  const sending = flow(pack as unknown as Readable, out, (chunk) => pool.release(chunk));
+  sending.catch((e: Error) => pool.close(e));
+  try {
+    for await (const it of walk(root)) {
+      const header = { name: it.name, mode: it.mode, mtime: it.mtime };
+      if (it.kind === 'directory') await entry(pack, { ...header, type: 'directory' });
+      else if (it.kind === 'symlink') await entry(pack, { ...header, type: 'symlink', linkname: await readlink(it.abs) });
+      else await entry(pack, { ...header, type: 'file', size: it.size }, (sink) => copyFile(it, sink, pool));
     }
+    pack.finalize();
+  } catch (e) {
+    pack.destroy(e as Error);
+    await sending.catch(() => {});
+    throw e;
   }
-  pack.finalize();
-  await done;
+  await sending;
+}
+
+/** Adds one entry; `body` writes its data (exactly `header.size` bytes) and returns when it has. */
+function entry(pack: tar.Pack, header: Partial<tar.Header> & Pick<tar.Header, 'name'>, body?: (sink: Writable) => Promise<void>): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const sink = pack.entry(header, (e) => (e ? reject(e) : resolve())) as unknown as Writable;
+    if (!body) return;
+    // Its failure is reported by the body's rejection (and the pack's); not a second time here.
+    sink.on('error', () => {});
+    body(sink).then(
+      () => sink.end(),
+      (e: Error) => {
+        sink.destroy(e);
+        reject(e);
+      },
+    );
+  });
+}
+
+/** The first `it.size` bytes of the file, read into pool buffers handed to `sink`. */
+async function copyFile(it: Item, sink: Writable, pool: BufferPool): Promise<void> {
+  const fh = await open(it.abs, 'r');
+  try {
+    for (let at = 0; at < it.size; ) {
+      const buf = await pool.take();
+      let n = 0;
+      try {
+        n = (await fh.read(buf, 0, Math.min(pool.size, it.size - at), at)).bytesRead;
+      } finally {
+        if (n === 0) pool.release(buf);
+      }
+      if (n === 0) throw new Error(`${it.name} shrank while it was being sent (${at} of ${it.size} bytes)`);
+      // The pool bounds what is in flight; the sink's backpressure is not needed on top.
+      sink.write(n === buf.length ? buf : buf.subarray(0, n));
+      at += n;
+    }
+  } finally {
+    await fh.close();
+  }
 }

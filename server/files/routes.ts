@@ -57,6 +57,7 @@ export function registerFileRoutes(app: Express, ctx: FileRoutesContext): void {
       res.attachment(name);
       try {
         await (fmt === 'tar' ? writeTar(path, res) : writeZip(path, res, flag(query(req, 'compress'))));
+        res.end();
       } catch (e) {
         // Headers are sent: the only way left to say "incomplete" is to cut the connection.
         if (!res.headersSent) throw e;

@@ -188,6 +188,26 @@ describe('upload and download of a tree', () => {
     expect(execFileSync('tar', ['-tvf', got]).toString()).toMatch(/^-rw-r----- .* one\.txt\n$/);
   });
 
+  it('keeps serving downloads after clients hang up mid-archive (tar and zip)', async () => {
+    const src = join(scratch, 'hangup');
+    mkdirSync(src);
+    for (let i = 0; i < 4; i++) writeFileSync(join(src, `f${i}`), randomBytes(6 * 2 ** 20));
+    for (const format of ['tar', 'zip', 'tar']) {
+      const ac = new AbortController();
+      const res = await fetch(`${server.url}/download_files?${new URLSearchParams({ path: src, format })}`, { headers: auth, signal: ac.signal });
+      const reader = res.body!.getReader();
+      await reader.read();
+      ac.abort();
+      await reader.read().catch(() => {});
+    }
+    const whole = join(scratch, 'hangup.tar');
+    expect((await download(server, src, whole, 'tar')).status).toBe(200);
+    const back = join(scratch, 'hangup-back');
+    mkdirSync(back);
+    execFileSync('tar', ['-xf', whole, '-C', back]);
+    expect(snapshot(back)).toEqual(snapshot(src));
+  });
+
   it('answers 404 for a missing path', async () => {
     const r = await download(server, join(scratch, 'missing'), join(scratch, 'x.zip'));
     expect(r.status).toBe(404);

@@ -1,0 +1,127 @@
+// Packing with reused read buffers: the pool hands buffers back only after the sink wrote them,
+// so what arrives is what was on disk, and a sink or a file that fails mid-way fails the archive.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough, Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
+import { writeTar } from '../../../protocol/archive/pack.js';
+import { BufferPool, flow } from '../../../protocol/archive/pool.js';
+
+let scratch: string;
+beforeAll(() => {
+  scratch = mkdtempSync(join(tmpdir(), 'rc-pack-'));
+});
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+const MiB = 2 ** 20;
+
+/** A sink that copies what it gets and calls back only when told to (a slow socket). */
+function heldSink() {
+  const got: Buffer[] = [];
+  const held: (() => void)[] = [];
+  let holding = true;
+  const sink = new Writable({
+    highWaterMark: 1,
+    write(chunk: Buffer, _enc, cb) {
+      got.push(Buffer.from(chunk));
+      if (holding) held.push(() => cb());
+      else cb();
+    },
+  });
+  const release = () => {
+    holding = false;
+    for (const cb of held.splice(0)) cb();
+  };
+  return { sink, got, release };
+}
+
+describe('BufferPool', () => {
+  it('waits while every buffer is out, takes back a slice of one, ignores foreign chunks, and fails waits once closed', async () => {
+    const pool = new BufferPool(2, 1024);
+    const a = await pool.take();
+    const b = await pool.take();
+    let third: Buffer | null = null;
+    const waiting = pool.take().then((x) => (third = x));
+    pool.release(Buffer.alloc(1024)); // not ours
+    await new Promise((r) => setTimeout(r, 20));
+    expect(third).toBeNull();
+    pool.release(b.subarray(0, 10));
+    await waiting;
+    expect(third).toBe(b);
+    const blocked = pool.take();
+    pool.close(new Error('sink gone'));
+    await expect(blocked).rejects.toThrow('sink gone');
+    await expect(pool.take()).rejects.toThrow('sink gone');
+    expect(a).not.toBe(b);
+  });
+});
+
+describe('writeTar', () => {
+  it('sends every byte as it was on disk when the sink holds on to buffers (nothing overwritten before it is written)', async () => {
+    const root = join(scratch, 'tree');
+    mkdirSync(join(root, 'sub'), { recursive: true });
+    // Sizes that are not multiples of the read size, more data than the pool holds.
+    const files = { 'a.bin': randomBytes(3 * MiB + 17), 'sub/b.bin': randomBytes(5 * MiB - 3), 'sub/empty': Buffer.alloc(0), 'c.txt': Buffer.from('hello\n') };
+    for (const [name, data] of Object.entries(files)) writeFileSync(join(root, name), data);
+    symlinkSync('sub/b.bin', join(root, 'link'));
+    const { sink, got, release } = heldSink();
+    const packing = writeTar(root, sink);
+    // Let the packer run into the pool's limit, then let the sink go.
+    await new Promise((r) => setTimeout(r, 50));
+    release();
+    await packing;
+    const archive = join(scratch, 'tree.tar');
+    writeFileSync(archive, Buffer.concat(got));
+    const out = join(scratch, 'out');
+    mkdirSync(out);
+    execFileSync('tar', ['-C', out, '-xf', archive]);
+    for (const [name, data] of Object.entries(files)) expect(readFileSync(join(out, name)).equals(data), name).toBe(true);
+    expect(execFileSync('readlink', [join(out, 'link')], { encoding: 'utf8' }).trim()).toBe('sub/b.bin');
+  });
+
+  it('fails, rather than sending a short file, when a file shrinks while it is read', async () => {
+    const root = join(scratch, 'shrinks');
+    mkdirSync(root);
+    const path = join(root, 'big.bin');
+    writeFileSync(path, randomBytes(12 * MiB));
+    const { sink, release } = heldSink();
+    const packing = writeTar(root, sink);
+    await new Promise((r) => setTimeout(r, 50)); // the packer has read all the pool holds
+    truncateSync(path, MiB);
+    release();
+    await expect(packing).rejects.toThrow(/big\.bin shrank while it was being sent/);
+  });
+
+  it('fails, rather than waiting forever, when the sink closes mid-way', async () => {
+    const root = join(scratch, 'cut');
+    mkdirSync(root);
+    writeFileSync(join(root, 'big.bin'), randomBytes(12 * MiB));
+    const { sink } = heldSink();
+    const packing = writeTar(root, sink);
+    await new Promise((r) => setTimeout(r, 50)); // the packer has read all the pool holds
+    sink.destroy();
+    await expect(packing).rejects.toThrow(/closed before the archive was sent/);
+  });
+
+  it('writes to a file and leaves it open for the caller to end', async () => {
+    const root = join(scratch, 'one');
+    mkdirSync(root);
+    writeFileSync(join(root, 'x'), 'x');
+    const file = createWriteStream(join(scratch, 'one.tar'));
+    await writeTar(root, file);
+    expect(file.writableEnded).toBe(false);
+    file.end();
+    await finished(file);
+    expect(execFileSync('tar', ['-tf', join(scratch, 'one.tar')], { encoding: 'utf8' })).toBe('x\n');
+  });
+});
+
+describe('flow', () => {
+  it('refuses a Transform as its sink: its callbacks come before anyone read the bytes', async () => {
+    await expect(flow(new PassThrough(), new PassThrough(), () => {})).rejects.toThrow(/must be a final sink/);
+  });
+});
