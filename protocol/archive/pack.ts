@@ -3,10 +3,10 @@
 import { createReadStream } from 'node:fs';
 import { lstat, open, opendir, readlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import type { Readable, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { Readable, type Writable } from 'node:stream';
 import tar from 'tar-stream';
 import yazl from 'yazl';
+import './native-crc32.cjs';
 import { BufferPool, flow } from './pool.js';
 
 interface Item {
@@ -49,42 +49,60 @@ function item(name: string, abs: string, st: import('node:fs').Stats): Item {
   return { name, abs, kind, mode: st.mode & 0o7777, size: st.size, mtime: st.mtime };
 }
 
+/** Read size, and buffers in flight: enough to keep the disk and the socket busy at once. */
+const CHUNK = 2 ** 20;
+const BUFFERS = 4;
+
 /**
  * Writes `root` as a zip to `out` and resolves once all of it is written; `out` is not ended.
- * `compress`: deflate at level 1 (slower: ~30 MiB/s on incompressible data); else entries are stored.
+ * `compress`: deflate at level 1 (slower: ~30 MiB/s on incompressible data); else entries are
+ * stored, their data read into reused buffers, so `out` must be a final sink (see `flow`).
  */
 export async function writeZip(root: string, out: Writable, compress = false): Promise<void> {
   const zip = new yazl.ZipFile();
-  const done = pipeline(zip.outputStream as Readable, out, { end: false });
+  const output = zip.outputStream as Readable;
+  const pool = new BufferPool(BUFFERS, CHUNK);
+  const sending = flow(output, out, (chunk) => pool.release(chunk));
   // A sink that fails (a client hanging up) stops the walk; its error is thrown below.
   let failed = false;
-  done.catch(() => (failed = true));
-  for await (const it of walk(root)) {
-    if (failed) break;
-    const opts = { mtime: it.mtime, mode: it.mode };
-    if (it.kind === 'directory') zip.addEmptyDirectory(it.name, { ...opts, mode: 0o040000 | it.mode });
-    else if (it.kind === 'symlink') {
-      zip.addBuffer(Buffer.from(await readlink(it.abs)), it.name, { ...opts, mode: 0o120000 | 0o777, compress: false });
-    } else {
-      zip.addReadStreamLazy(it.name, { ...opts, mode: 0o100000 | it.mode, size: it.size, compressionLevel: compress ? 1 : 0 }, (cb) => cb(null, createReadStream(it.abs, { highWaterMark: 2 ** 20 })));
+  sending.catch((e: Error) => {
+    failed = true;
+    pool.close(e);
+  });
+  // yazl does not watch the streams it is given: their failures (a file gone or shrunk) end the zip here.
+  const fail = (e: Error) => output.destroy(e);
+  zip.on('error', fail);
+  try {
+    for await (const it of walk(root)) {
+      if (failed) break;
+      const opts = { mtime: it.mtime, mode: it.mode };
+      if (it.kind === 'directory') zip.addEmptyDirectory(it.name, { ...opts, mode: 0o040000 | it.mode });
+      else if (it.kind === 'symlink') {
+        zip.addBuffer(Buffer.from(await readlink(it.abs)), it.name, { ...opts, mode: 0o120000 | 0o777, compress: false });
+      } else {
+        zip.addReadStreamLazy(it.name, { ...opts, mode: 0o100000 | it.mode, size: it.size, compressionLevel: compress ? 1 : 0 }, (cb) => {
+          // Deflate keeps what it is given, so compressed entries read into fresh buffers.
+          const data = compress ? createReadStream(it.abs, { highWaterMark: CHUNK }) : Readable.from(fileChunks(it, pool), { objectMode: false });
+          cb(null, data.once('error', fail));
+        });
+      }
     }
+    zip.end();
+  } catch (e) {
+    fail(e as Error);
+    await sending.catch(() => {});
+    throw e;
   }
-  zip.end();
-  await done;
+  await sending;
 }
-
-/** Read size and buffers in flight for a tar: enough to keep the disk and the socket busy at once. */
-const TAR_CHUNK = 2 ** 20;
-const TAR_BUFFERS = 4;
 
 /**
  * Writes `root` as a tar to `out` and resolves once all of it is written; `out` is not ended. File
- * data goes through a few reused buffers, so `out` must be a final sink (see `flow`). A file that
- * shrinks while it is read fails the archive rather than sending a wrong one.
+ * data is read into reused buffers, so `out` must be a final sink (see `flow`).
  */
 export async function writeTar(root: string, out: Writable): Promise<void> {
   const pack = tar.pack();
-  const pool = new BufferPool(TAR_BUFFERS, TAR_CHUNK);
+  const pool = new BufferPool(BUFFERS, CHUNK);
   const sending = flow(pack as unknown as Readable, out, (chunk) => pool.release(chunk));
   sending.catch((e: Error) => pool.close(e));
   try {
@@ -92,7 +110,12 @@ export async function writeTar(root: string, out: Writable): Promise<void> {
       const header = { name: it.name, mode: it.mode, mtime: it.mtime };
       if (it.kind === 'directory') await entry(pack, { ...header, type: 'directory' });
       else if (it.kind === 'symlink') await entry(pack, { ...header, type: 'symlink', linkname: await readlink(it.abs) });
-      else await entry(pack, { ...header, type: 'file', size: it.size }, (sink) => copyFile(it, sink, pool));
+      else {
+        await entry(pack, { ...header, type: 'file', size: it.size }, async (sink) => {
+          // The pool bounds what is in flight; the sink's backpressure is not needed on top.
+          for await (const chunk of fileChunks(it, pool)) sink.write(chunk);
+        });
+      }
     }
     pack.finalize();
   } catch (e) {
@@ -120,8 +143,11 @@ function entry(pack: tar.Pack, header: Partial<tar.Header> & Pick<tar.Header, 'n
   });
 }
 
-/** The first `it.size` bytes of the file, read into pool buffers handed to `sink`. */
-async function copyFile(it: Item, sink: Writable, pool: BufferPool): Promise<void> {
+/**
+ * The first `it.size` bytes of the file, in pool buffers that the final sink gives back. A file
+ * that shrinks while it is read fails the archive rather than sending a wrong one.
+ */
+async function* fileChunks(it: Item, pool: BufferPool): AsyncGenerator<Buffer> {
   const fh = await open(it.abs, 'r');
   try {
     for (let at = 0; at < it.size; ) {
@@ -133,9 +159,8 @@ async function copyFile(it: Item, sink: Writable, pool: BufferPool): Promise<voi
         if (n === 0) pool.release(buf);
       }
       if (n === 0) throw new Error(`${it.name} shrank while it was being sent (${at} of ${it.size} bytes)`);
-      // The pool bounds what is in flight; the sink's backpressure is not needed on top.
-      sink.write(n === buf.length ? buf : buf.subarray(0, n));
       at += n;
+      yield n === buf.length ? buf : buf.subarray(0, n);
     }
   } finally {
     await fh.close();

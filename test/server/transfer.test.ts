@@ -319,6 +319,36 @@ describe('hostile archives', () => {
     }
   });
 
+  it('rejects a zip damaged in transit (a flipped byte) and a zip whose entries clash, writing nothing', async () => {
+    const stored = async (entries: [string, string][]) => {
+      const zip = new yazl.ZipFile();
+      for (const [name, data] of entries) zip.addBuffer(Buffer.from(data), name, { compress: false });
+      zip.end();
+      const parts: Buffer[] = [];
+      for await (const c of zip.outputStream) parts.push(c as Buffer);
+      return Buffer.concat(parts);
+    };
+    const flipped = await stored([['a.txt', 'A'.repeat(5000)], ['b.txt', 'B'.repeat(100)]]);
+    flipped[flipped.indexOf('A'.repeat(100)) + 40] ^= 1;
+    const damaged = join(scratch, 'damaged.zip');
+    writeFileSync(damaged, flipped);
+    const clash = join(scratch, 'clash.zip');
+    writeFileSync(clash, await stored([['f', 'x'], ['f/inside', 'y']]));
+    for (const [file, message] of [[damaged, /"a\.txt" is damaged: its CRC-32 does not match/], [clash, /could not be unpacked/]] as const) {
+      const dest = join(scratch, `zip-broken-${randomBytes(3).toString('hex')}`);
+      const up = await upload(server, file, { destination: dest, recursive: 'true' }, 'x.zip');
+      expect([up.status, file]).toEqual([400, file]);
+      expect(up.body.error.message).toMatch(message);
+      expect(readdirSync(dest)).toEqual([]);
+    }
+    // The same name twice: the later one wins, as with unzip -o.
+    const twice = join(scratch, 'twice.zip');
+    writeFileSync(twice, await stored([['same.txt', 'first'], ['same.txt', 'second']]));
+    const dest = join(scratch, 'zip-twice');
+    expect((await upload(server, twice, { destination: dest, recursive: 'true' }, 'x.zip')).status).toBe(200);
+    expect(readFileSync(join(dest, 'same.txt'), 'utf8')).toBe('second');
+  });
+
   it('rejects a file that is not a zip with 400', async () => {
     const file = join(scratch, 'not.zip');
     writeFileSync(file, 'definitely not a zip');

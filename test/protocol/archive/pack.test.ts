@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import { writeTar } from '../../../protocol/archive/pack.js';
+import { createRequire } from 'node:module';
+import { writeTar, writeZip } from '../../../protocol/archive/pack.js';
 import { BufferPool, flow } from '../../../protocol/archive/pool.js';
 
 let scratch: string;
@@ -83,25 +84,31 @@ describe('writeTar', () => {
     expect(execFileSync('readlink', [join(out, 'link')], { encoding: 'utf8' }).trim()).toBe('sub/b.bin');
   });
 
-  it('fails, rather than sending a short file, when a file shrinks while it is read', async () => {
-    const root = join(scratch, 'shrinks');
+  it.each([
+    ['tar', writeTar],
+    ['zip', writeZip],
+  ])('%s: fails, rather than sending a short file, when a file shrinks while it is read', async (format, write) => {
+    const root = join(scratch, `shrinks-${format}`);
     mkdirSync(root);
     const path = join(root, 'big.bin');
     writeFileSync(path, randomBytes(12 * MiB));
     const { sink, release } = heldSink();
-    const packing = writeTar(root, sink);
+    const packing = write(root, sink);
     await new Promise((r) => setTimeout(r, 50)); // the packer has read all the pool holds
     truncateSync(path, MiB);
     release();
     await expect(packing).rejects.toThrow(/big\.bin shrank while it was being sent/);
   });
 
-  it('fails, rather than waiting forever, when the sink closes mid-way', async () => {
-    const root = join(scratch, 'cut');
+  it.each([
+    ['tar', writeTar],
+    ['zip', writeZip],
+  ])('%s: fails, rather than waiting forever, when the sink closes mid-way', async (format, write) => {
+    const root = join(scratch, `cut-${format}`);
     mkdirSync(root);
     writeFileSync(join(root, 'big.bin'), randomBytes(12 * MiB));
     const { sink } = heldSink();
-    const packing = writeTar(root, sink);
+    const packing = write(root, sink);
     await new Promise((r) => setTimeout(r, 50)); // the packer has read all the pool holds
     sink.destroy();
     await expect(packing).rejects.toThrow(/closed before the archive was sent/);
@@ -123,5 +130,25 @@ describe('writeTar', () => {
 describe('flow', () => {
   it('refuses a Transform as its sink: its callbacks come before anyone read the bytes', async () => {
     await expect(flow(new PassThrough(), new PassThrough(), () => {})).rejects.toThrow(/must be a final sink/);
+  });
+});
+
+describe('zip CRC-32', () => {
+  it("yazl's buffer-crc32 computes natively once pack is loaded, with the JavaScript results", () => {
+    const require = createRequire(import.meta.url);
+    // The one instance: yazl's dependency is the package's own (a second copy would stay slow).
+    expect(createRequire(require.resolve('yazl')).resolve('buffer-crc32')).toBe(require.resolve('buffer-crc32'));
+    const crc = require('buffer-crc32') as { unsigned: (b: Buffer, p?: number) => number; signed: (b: Buffer, p?: number) => number };
+    expect(crc.unsigned.toString()).toMatch(/zlib\.crc32/);
+    const data = randomBytes(3 * MiB + 5);
+    let native = 0;
+    let javascript = 0;
+    for (let at = 0; at < data.length; at += MiB) {
+      const part = data.subarray(at, at + MiB);
+      native = crc.unsigned(part, native);
+      javascript = crc.signed(part, javascript) >>> 0;
+    }
+    expect(native).toBe(javascript);
+    expect(crc.unsigned(Buffer.from('123456789'))).toBe(0xcbf43926);
   });
 });
