@@ -144,25 +144,40 @@ function entry(pack: tar.Pack, header: Partial<tar.Header> & Pick<tar.Header, 'n
 }
 
 /**
- * The first `it.size` bytes of the file, in pool buffers that the final sink gives back. A file
- * that shrinks while it is read fails the archive rather than sending a wrong one.
+ * The first `it.size` bytes of the file, in pool buffers that the final sink gives back; the next
+ * read is under way while a chunk is sent. A file that shrinks while it is read fails the archive
+ * rather than sending a wrong one.
  */
 async function* fileChunks(it: Item, pool: BufferPool): AsyncGenerator<Buffer> {
   const fh = await open(it.abs, 'r');
+  const readAt = async (at: number) => {
+    const buf = await pool.take();
+    try {
+      const { bytesRead } = await fh.read(buf, 0, Math.min(pool.size, it.size - at), at);
+      if (bytesRead === 0) throw new Error(`${it.name} shrank while it was being sent (${at} of ${it.size} bytes)`);
+      return buf.subarray(0, bytesRead);
+    } catch (e) {
+      pool.release(buf);
+      throw e;
+    }
+  };
+  // Failures of a read ahead are seen when it is awaited, or dropped if it never is.
+  const ahead = (at: number) => {
+    const p = readAt(at);
+    p.catch(() => {});
+    return p;
+  };
+  let next: Promise<Buffer> | null = it.size > 0 ? ahead(0) : null;
   try {
-    for (let at = 0; at < it.size; ) {
-      const buf = await pool.take();
-      let n = 0;
-      try {
-        n = (await fh.read(buf, 0, Math.min(pool.size, it.size - at), at)).bytesRead;
-      } finally {
-        if (n === 0) pool.release(buf);
-      }
-      if (n === 0) throw new Error(`${it.name} shrank while it was being sent (${at} of ${it.size} bytes)`);
-      at += n;
-      yield n === buf.length ? buf : buf.subarray(0, n);
+    for (let at = 0; next; ) {
+      const chunk = await next;
+      at += chunk.length;
+      next = at < it.size ? ahead(at) : null;
+      yield chunk;
     }
   } finally {
+    // Stopped early: the read ahead must finish (and give its buffer back) before the file closes.
+    if (next) await next.then((chunk) => pool.release(chunk), () => {});
     await fh.close();
   }
 }
