@@ -113,7 +113,7 @@ async function copyStored(zip: Zip, z: yauzl.Entry, data: FileHandle, buf: Buffe
       if (bytesRead === 0) throw bad(path, 'ends past the end of the zip');
       const chunk = buf.subarray(0, bytesRead);
       crc = crc32.unsigned(chunk, crc);
-      await out.write(chunk);
+      for (let done = 0; done < chunk.length; ) done += (await out.write(chunk, done)).bytesWritten;
       at += bytesRead;
     }
     if (crc !== z.crc32) throw bad(path, 'is damaged: its CRC-32 does not match its data');
