@@ -54,6 +54,17 @@ const CHUNK = 2 ** 20;
 const BUFFERS = 4;
 
 /**
+ * `from` sent into `out` (see `flow`) with a pool of read buffers that come back as `out` writes
+ * them. A failed send closes the pool, so a reader waiting for a buffer stops.
+ */
+function pooled(from: Readable, out: Writable): { pool: BufferPool; sending: Promise<void> } {
+  const pool = new BufferPool(BUFFERS, CHUNK);
+  const sending = flow(from, out, (chunk) => pool.release(chunk));
+  sending.catch((e: Error) => pool.close(e));
+  return { pool, sending };
+}
+
+/**
  * Writes `root` as a zip to `out` and resolves once all of it is written; `out` is not ended.
  * `compress`: deflate at level 1 (slower: ~30 MiB/s on incompressible data); else entries are
  * stored, their data read into reused buffers, so `out` must be a final sink (see `flow`).
@@ -61,20 +72,13 @@ const BUFFERS = 4;
 export async function writeZip(root: string, out: Writable, compress = false): Promise<void> {
   const zip = new yazl.ZipFile();
   const output = zip.outputStream as Readable;
-  const pool = new BufferPool(BUFFERS, CHUNK);
-  const sending = flow(output, out, (chunk) => pool.release(chunk));
-  // A sink that fails (a client hanging up) stops the walk; its error is thrown below.
-  let failed = false;
-  sending.catch((e: Error) => {
-    failed = true;
-    pool.close(e);
-  });
+  const { pool, sending } = pooled(output, out);
   // yazl does not watch the streams it is given: their failures (a file gone or shrunk) end the zip here.
   const fail = (e: Error) => output.destroy(e);
   zip.on('error', fail);
   try {
     for await (const it of walk(root)) {
-      if (failed) break;
+      if (pool.closed) break; // the sink failed (a client hung up): its error is thrown below
       const opts = { mtime: it.mtime, mode: it.mode };
       if (it.kind === 'directory') zip.addEmptyDirectory(it.name, { ...opts, mode: 0o040000 | it.mode });
       else if (it.kind === 'symlink') {
@@ -102,9 +106,7 @@ export async function writeZip(root: string, out: Writable, compress = false): P
  */
 export async function writeTar(root: string, out: Writable): Promise<void> {
   const pack = tar.pack();
-  const pool = new BufferPool(BUFFERS, CHUNK);
-  const sending = flow(pack as unknown as Readable, out, (chunk) => pool.release(chunk));
-  sending.catch((e: Error) => pool.close(e));
+  const { pool, sending } = pooled(pack as unknown as Readable, out);
   try {
     for await (const it of walk(root)) {
       const header = { name: it.name, mode: it.mode, mtime: it.mtime };

@@ -39,6 +39,11 @@ export class BufferPool {
     else this.#free.push(b);
   }
 
+  /** True once close() was called. */
+  get closed(): boolean {
+    return this.#closed !== null;
+  }
+
   /** Fails every wait, now and later, with `error`: a reader blocked on a dead sink stops. */
   close(error: Error): void {
     this.#closed ??= error;

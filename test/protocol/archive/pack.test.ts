@@ -61,7 +61,7 @@ describe('BufferPool', () => {
   });
 });
 
-describe('writeTar', () => {
+describe('writeTar and writeZip', () => {
   it('sends every byte as it was on disk when the sink holds on to buffers (nothing overwritten before it is written)', async () => {
     const root = join(scratch, 'tree');
     mkdirSync(join(root, 'sub'), { recursive: true });
@@ -84,32 +84,31 @@ describe('writeTar', () => {
     expect(execFileSync('readlink', [join(out, 'link')], { encoding: 'utf8' }).trim()).toBe('sub/b.bin');
   });
 
-  it.each([
-    ['tar', writeTar],
-    ['zip', writeZip],
-  ])('%s: fails, rather than sending a short file, when a file shrinks while it is read', async (format, write) => {
-    const root = join(scratch, `shrinks-${format}`);
+  /** A 12 MiB file being packed into a sink that holds on to it: the packer is stalled on the pool. */
+  async function stalled(name: string, write: typeof writeTar) {
+    const root = join(scratch, name);
     mkdirSync(root);
     const path = join(root, 'big.bin');
     writeFileSync(path, randomBytes(12 * MiB));
-    const { sink, release } = heldSink();
-    const packing = write(root, sink);
+    const held = heldSink();
+    const packing = write(root, held.sink);
     await new Promise((r) => setTimeout(r, 50)); // the packer has read all the pool holds
+    return { path, packing, ...held };
+  }
+  const packers = [
+    ['tar', writeTar],
+    ['zip', writeZip],
+  ] as const;
+
+  it.each(packers)('%s: fails, rather than sending a short file, when a file shrinks while it is read', async (format, write) => {
+    const { path, packing, release } = await stalled(`shrinks-${format}`, write);
     truncateSync(path, MiB);
     release();
     await expect(packing).rejects.toThrow(/big\.bin shrank while it was being sent/);
   });
 
-  it.each([
-    ['tar', writeTar],
-    ['zip', writeZip],
-  ])('%s: fails, rather than waiting forever, when the sink closes mid-way', async (format, write) => {
-    const root = join(scratch, `cut-${format}`);
-    mkdirSync(root);
-    writeFileSync(join(root, 'big.bin'), randomBytes(12 * MiB));
-    const { sink } = heldSink();
-    const packing = write(root, sink);
-    await new Promise((r) => setTimeout(r, 50)); // the packer has read all the pool holds
+  it.each(packers)('%s: fails, rather than waiting forever, when the sink closes mid-way', async (format, write) => {
+    const { packing, sink } = await stalled(`cut-${format}`, write);
     sink.destroy();
     await expect(packing).rejects.toThrow(/closed before the archive was sent/);
   });
