@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import * as pty from 'node-pty';
 import { MAX_INLINE_LINE, MarkScanner, fileCommandLine, inlineCommandLine, rcScript, type Mark } from './marks.js';
+import { readRestAtHangUp } from './hangup.js';
 import { killSession } from './procs.js';
 
 export interface ShellUser {
@@ -95,6 +96,7 @@ export class ShellSession extends EventEmitter<ShellEvents> {
     }, startTimeoutMs);
     this.ready.then(() => clearTimeout(timer), () => {});
     this.term.onData((data) => this.scanner.push(data));
+    readRestAtHangUp(this.term, (data) => this.scanner.push(data));
     this.term.onExit(({ exitCode, signal }) => {
       clearTimeout(timer);
       this.scanner.flush();

@@ -192,6 +192,17 @@ describe('the shell going away', () => {
     expect(exitCodeOf(fresh)).toBe(0);
   });
 
+  it('keeps all of the output a command printed just before the shell exited', async () => {
+    // The last lines were lost about one time in five when the pty's reader saw the hang-up
+    // before the kernel had passed them on (server/shell/hangup.ts).
+    const s = session();
+    for (let i = 0; i < 30; i++) {
+      const obs = await server.run(`seq 1 3000; echo "end of run ${i}"; exit 3`, { session: s });
+      expect(exitCodeOf(obs)).toBe(3);
+      expect(obs.content).toMatch(new RegExp(`^1\\n2\\n[^]*\\n2999\\n3000\\nend of run ${i}\\n`));
+    }
+  });
+
   it('survives set -euo pipefail and a failing command', async () => {
     const s = session();
     const set = await server.run('set -euo pipefail', { session: s });
