@@ -1,7 +1,7 @@
 // Packing a file or directory tree as a streamed zip (yazl) or tar (tar-stream), modes, times and
 // symlinks kept, one file open at a time: the server's downloads and the client's uploads.
 import { createReadStream } from 'node:fs';
-import { lstat, open, opendir, readlink } from 'node:fs/promises';
+import { lstat, open, opendir, readlink, type FileHandle } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { Readable, type Writable } from 'node:stream';
 import tar from 'tar-stream';
@@ -52,13 +52,15 @@ function item(name: string, abs: string, st: import('node:fs').Stats): Item {
 /** Read size, and buffers in flight: enough to keep the disk and the socket busy at once. */
 const CHUNK = 2 ** 20;
 const BUFFERS = 4;
+/** Items of a tar prepared ahead of the one being sent (see readAhead). */
+const AHEAD = 8;
 
 /**
  * `from` sent into `out` (see `flow`) with a pool of read buffers that come back as `out` writes
  * them. A failed send closes the pool, so a reader waiting for a buffer stops.
  */
-function pooled(from: Readable, out: Writable): { pool: BufferPool; sending: Promise<void> } {
-  const pool = new BufferPool(BUFFERS, CHUNK);
+function pooled(from: Readable, out: Writable, extra = 0): { pool: BufferPool; sending: Promise<void> } {
+  const pool = new BufferPool(BUFFERS + extra, CHUNK);
   const sending = flow(from, out, (chunk) => pool.release(chunk));
   sending.catch((e: Error) => pool.close(e));
   return { pool, sending };
@@ -86,7 +88,7 @@ export async function writeZip(root: string, out: Writable, compress = false): P
       } else {
         zip.addReadStreamLazy(it.name, { ...opts, mode: 0o100000 | it.mode, size: it.size, compressionLevel: compress ? 1 : 0 }, (cb) => {
           // Deflate keeps what it is given, so compressed entries read into fresh buffers.
-          const data = compress ? createReadStream(it.abs, { highWaterMark: CHUNK }) : Readable.from(fileChunks(it, pool), { objectMode: false });
+          const data = compress ? createReadStream(it.abs, { highWaterMark: CHUNK }) : Readable.from(new FileRead(it, pool).chunks(), { objectMode: false });
           cb(null, data.once('error', fail));
         });
       }
@@ -106,16 +108,16 @@ export async function writeZip(root: string, out: Writable, compress = false): P
  */
 export async function writeTar(root: string, out: Writable): Promise<void> {
   const pack = tar.pack();
-  const { pool, sending } = pooled(pack as unknown as Readable, out);
+  const { pool, sending } = pooled(pack as unknown as Readable, out, AHEAD);
   try {
-    for await (const it of walk(root)) {
+    for await (const { it, file } of readAhead(walk(root), pool, AHEAD)) {
       const header = { name: it.name, mode: it.mode, mtime: it.mtime };
       if (it.kind === 'directory') await entry(pack, { ...header, type: 'directory' });
       else if (it.kind === 'symlink') await entry(pack, { ...header, type: 'symlink', linkname: await readlink(it.abs) });
       else {
         await entry(pack, { ...header, type: 'file', size: it.size }, async (sink) => {
           // The pool bounds what is in flight; the sink's backpressure is not needed on top.
-          for await (const chunk of fileChunks(it, pool)) sink.write(chunk);
+          for await (const chunk of file!.chunks()) sink.write(chunk);
         });
       }
     }
@@ -145,41 +147,116 @@ function entry(pack: tar.Pack, header: Partial<tar.Header> & Pick<tar.Header, 'n
   });
 }
 
+/** Items of the walk with each file's read started ahead: its open and first chunk. */
+interface Ready {
+  it: Item;
+  /** For a file: read it with `chunks()`, or give it up with `discard()`. */
+  file: FileRead | null;
+}
+
 /**
- * The first `it.size` bytes of the file, in pool buffers that the final sink gives back; the next
- * read is under way while a chunk is sent. A file that shrinks while it is read fails the archive
- * rather than sending a wrong one.
+ * The walk's items, up to `depth` of them prepared while earlier ones are sent: a file's open and
+ * first read (each a trip to the thread pool) no longer wait for the file before it. Sending a
+ * tree of 256 KiB files took ~2.5x as long as sending big files of the same total size without
+ * this. Each prepared file holds at most one pool buffer, so the pool needs `depth` more.
  */
-async function* fileChunks(it: Item, pool: BufferPool): AsyncGenerator<Buffer> {
-  const fh = await open(it.abs, 'r');
-  const readAt = async (at: number) => {
-    const buf = await pool.take();
-    try {
-      const { bytesRead } = await fh.read(buf, 0, Math.min(pool.size, it.size - at), at);
-      if (bytesRead === 0) throw new Error(`${it.name} shrank while it was being sent (${at} of ${it.size} bytes)`);
-      return buf.subarray(0, bytesRead);
-    } catch (e) {
-      pool.release(buf);
-      throw e;
-    }
-  };
-  // Failures of a read ahead are seen when it is awaited, or dropped if it never is.
-  const ahead = (at: number) => {
-    const p = readAt(at);
-    p.catch(() => {});
+async function* readAhead(items: AsyncIterable<Item>, pool: BufferPool, depth: number): AsyncGenerator<Ready> {
+  const walker = items[Symbol.asyncIterator]();
+  // An async generator answers next() calls in order, so several can be asked for at once.
+  const fetch = () => {
+    const p = walker.next().then((r): Ready | null => (r.done ? null : { it: r.value, file: r.value.kind === 'file' ? new FileRead(r.value, pool) : null }));
+    p.catch(() => {}); // seen when awaited below, or dropped with the rest
     return p;
   };
-  let next: Promise<Buffer> | null = it.size > 0 ? ahead(0) : null;
+  const queue = Array.from({ length: depth }, fetch);
   try {
-    for (let at = 0; next; ) {
-      const chunk = await next;
-      at += chunk.length;
-      next = at < it.size ? ahead(at) : null;
-      yield chunk;
+    for (;;) {
+      const ready = await queue.shift()!;
+      if (!ready) return;
+      queue.push(fetch());
+      yield ready;
     }
   } finally {
-    // Stopped early: the read ahead must finish (and give its buffer back) before the file closes.
-    if (next) await next.then((chunk) => pool.release(chunk), () => {});
-    await fh.close();
+    // Stopped early or failed: the files read ahead give their buffers back and close.
+    for (const p of queue) await p.then((ready) => ready?.file?.discard(), () => {});
+    await walker.return?.(undefined); // and the walk closes the directories it has open
+  }
+}
+
+/**
+ * One file's first `it.size` bytes, in pool buffers that the final sink gives back. The open and
+ * the first read start at once; later reads run one chunk ahead of the sink. A file that shrinks
+ * while it is read fails the archive rather than sending a wrong one.
+ */
+class FileRead {
+  readonly #first: Promise<{ fh: FileHandle | null; chunk: Buffer | null }>;
+
+  constructor(
+    private readonly it: Item,
+    private readonly pool: BufferPool,
+  ) {
+    this.#first = this.#start();
+    this.#first.catch(() => {}); // seen by chunks() or discard()
+  }
+
+  async #start(): Promise<{ fh: FileHandle | null; chunk: Buffer | null }> {
+    const fh = await open(this.it.abs, 'r');
+    let chunk: Buffer | null = null;
+    try {
+      if (this.it.size > 0) chunk = await this.#read(fh, 0);
+      if ((chunk?.length ?? 0) < this.it.size) return { fh, chunk };
+      await fh.close(); // all of it is in the one chunk
+      return { fh: null, chunk };
+    } catch (e) {
+      if (chunk) this.pool.release(chunk);
+      await fh.close().catch(() => {});
+      throw e;
+    }
+  }
+
+  async #read(fh: FileHandle, at: number): Promise<Buffer> {
+    const buf = await this.pool.take();
+    try {
+      const { bytesRead } = await fh.read(buf, 0, Math.min(this.pool.size, this.it.size - at), at);
+      if (bytesRead === 0) throw new Error(`${this.it.name} shrank while it was being sent (${at} of ${this.it.size} bytes)`);
+      return buf.subarray(0, bytesRead);
+    } catch (e) {
+      this.pool.release(buf);
+      throw e;
+    }
+  }
+
+  async *chunks(): AsyncGenerator<Buffer> {
+    const { fh, chunk: first } = await this.#first;
+    if (!fh) {
+      if (first) yield first;
+      return;
+    }
+    // Failures of a read ahead are seen when it is awaited, or dropped if it never is.
+    const ahead = (at: number) => {
+      const p = this.#read(fh, at);
+      p.catch(() => {});
+      return p;
+    };
+    let next: Promise<Buffer> | null = Promise.resolve(first!);
+    try {
+      for (let at = 0; next; ) {
+        const chunk: Buffer = await next;
+        at += chunk.length;
+        next = at < this.it.size ? ahead(at) : null;
+        yield chunk;
+      }
+    } finally {
+      // Stopped early: the read ahead must finish (and give its buffer back) before the file closes.
+      if (next) await next.then((chunk) => this.pool.release(chunk), () => {});
+      await fh.close();
+    }
+  }
+
+  /** Gives up a file that will not be sent. */
+  async discard(): Promise<void> {
+    const first = await this.#first.catch(() => null);
+    if (first?.chunk) this.pool.release(first.chunk);
+    await first?.fh?.close();
   }
 }

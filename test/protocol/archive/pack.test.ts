@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
@@ -19,6 +19,14 @@ beforeAll(() => {
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 const MiB = 2 ** 20;
+
+function readlinkOrNull(path: string): string | null {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return null; // closed meanwhile
+  }
+}
 
 /** A sink that copies what it gets and calls back only when told to (a slow socket). */
 function heldSink() {
@@ -84,12 +92,53 @@ describe('writeTar and writeZip', () => {
     expect(execFileSync('readlink', [join(out, 'link')], { encoding: 'utf8' }).trim()).toBe('sub/b.bin');
   });
 
-  /** A 12 MiB file being packed into a sink that holds on to it: the packer is stalled on the pool. */
+  /** 300 small files of 0-300 KiB in 10 directories, with what each holds. */
+  function smallTree(name: string): { root: string; files: Map<string, Buffer> } {
+    const root = join(scratch, name);
+    const files = new Map<string, Buffer>();
+    for (let i = 0; i < 300; i++) {
+      const rel = `d${i % 10}/f${i}.bin`;
+      mkdirSync(join(root, `d${i % 10}`), { recursive: true });
+      const data = randomBytes((i * 7919) % (300 * 1024));
+      writeFileSync(join(root, rel), data);
+      files.set(rel, data);
+    }
+    return { root, files };
+  }
+
+  it('sends a tree of many small files whole while later files are read ahead of the sink', async () => {
+    const { root, files } = smallTree('small');
+    const { sink, got, release } = heldSink();
+    const packing = writeTar(root, sink);
+    await new Promise((r) => setTimeout(r, 50)); // files read ahead wait on the pool
+    release();
+    await packing;
+    const archive = join(scratch, 'small.tar');
+    writeFileSync(archive, Buffer.concat(got));
+    const out = join(scratch, 'small-out');
+    mkdirSync(out);
+    execFileSync('tar', ['-C', out, '-xf', archive]);
+    for (const [rel, data] of files) expect(readFileSync(join(out, rel)).equals(data), rel).toBe(true);
+  });
+
+  it('closes every file it read ahead when the sink closes mid-way', async () => {
+    const { root } = smallTree('small-cut');
+    const openFiles = () => readdirSync('/proc/self/fd').filter((fd) => readlinkOrNull(`/proc/self/fd/${fd}`)?.startsWith(root)).length;
+    const { sink } = heldSink();
+    const packing = writeTar(root, sink);
+    await new Promise((r) => setTimeout(r, 50));
+    sink.destroy();
+    await expect(packing).rejects.toThrow(/closed before the archive was sent/);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(openFiles()).toBe(0);
+  });
+
+  /** A 32 MiB file (more than the pool holds) being packed into a sink that holds on to it: the packer is stalled on the pool. */
   async function stalled(name: string, write: typeof writeTar) {
     const root = join(scratch, name);
     mkdirSync(root);
     const path = join(root, 'big.bin');
-    writeFileSync(path, randomBytes(12 * MiB));
+    writeFileSync(path, randomBytes(32 * MiB));
     const held = heldSink();
     const packing = write(root, held.sink);
     await new Promise((r) => setTimeout(r, 50)); // the packer has read all the pool holds
