@@ -1,5 +1,6 @@
 // Packing a file or directory tree as a streamed zip (yazl) or tar (tar-stream), modes, times and
-// symlinks kept, one file open at a time: the server's downloads and the client's uploads.
+// symlinks kept, with a few files open at a time (a tar reads ahead; a zip reads one file at a
+// time): the server's downloads and the client's uploads.
 import { createReadStream } from 'node:fs';
 import { lstat, open, opendir, readlink, type FileHandle } from 'node:fs/promises';
 import { basename, join } from 'node:path';
