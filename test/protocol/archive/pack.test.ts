@@ -69,6 +69,27 @@ describe('BufferPool', () => {
   });
 });
 
+/** `write` packing `root` into a held sink, 50 ms in: it has read all the pool holds and waits. */
+async function packingHeld(root: string, write: typeof writeTar) {
+  const held = heldSink();
+  const packing = write(root, held.sink);
+  await new Promise((r) => setTimeout(r, 50));
+  return { packing, ...held };
+}
+
+/** Packs `root` as a tar into a held sink, lets the sink go once the packer waits, and unpacks what arrived with `tar`; returns where. */
+async function tarThroughHeldSink(root: string, name: string): Promise<string> {
+  const { packing, got, release } = await packingHeld(root, writeTar);
+  release();
+  await packing;
+  const archive = join(scratch, `${name}.tar`);
+  writeFileSync(archive, Buffer.concat(got));
+  const out = join(scratch, `${name}-out`);
+  mkdirSync(out);
+  execFileSync('tar', ['-C', out, '-xf', archive]);
+  return out;
+}
+
 describe('writeTar and writeZip', () => {
   it('sends every byte as it was on disk when the sink holds on to buffers (nothing overwritten before it is written)', async () => {
     const root = join(scratch, 'tree');
@@ -77,17 +98,7 @@ describe('writeTar and writeZip', () => {
     const files = { 'a.bin': randomBytes(3 * MiB + 17), 'sub/b.bin': randomBytes(5 * MiB - 3), 'sub/empty': Buffer.alloc(0), 'c.txt': Buffer.from('hello\n') };
     for (const [name, data] of Object.entries(files)) writeFileSync(join(root, name), data);
     symlinkSync('sub/b.bin', join(root, 'link'));
-    const { sink, got, release } = heldSink();
-    const packing = writeTar(root, sink);
-    // Let the packer run into the pool's limit, then let the sink go.
-    await new Promise((r) => setTimeout(r, 50));
-    release();
-    await packing;
-    const archive = join(scratch, 'tree.tar');
-    writeFileSync(archive, Buffer.concat(got));
-    const out = join(scratch, 'out');
-    mkdirSync(out);
-    execFileSync('tar', ['-C', out, '-xf', archive]);
+    const out = await tarThroughHeldSink(root, 'tree');
     for (const [name, data] of Object.entries(files)) expect(readFileSync(join(out, name)).equals(data), name).toBe(true);
     expect(execFileSync('readlink', [join(out, 'link')], { encoding: 'utf8' }).trim()).toBe('sub/b.bin');
   });
@@ -108,25 +119,14 @@ describe('writeTar and writeZip', () => {
 
   it('sends a tree of many small files whole while later files are read ahead of the sink', async () => {
     const { root, files } = smallTree('small');
-    const { sink, got, release } = heldSink();
-    const packing = writeTar(root, sink);
-    await new Promise((r) => setTimeout(r, 50)); // files read ahead wait on the pool
-    release();
-    await packing;
-    const archive = join(scratch, 'small.tar');
-    writeFileSync(archive, Buffer.concat(got));
-    const out = join(scratch, 'small-out');
-    mkdirSync(out);
-    execFileSync('tar', ['-C', out, '-xf', archive]);
+    const out = await tarThroughHeldSink(root, 'small');
     for (const [rel, data] of files) expect(readFileSync(join(out, rel)).equals(data), rel).toBe(true);
   });
 
   it('closes every file it read ahead when the sink closes mid-way', async () => {
     const { root } = smallTree('small-cut');
     const openFiles = () => readdirSync('/proc/self/fd').filter((fd) => readlinkOrNull(`/proc/self/fd/${fd}`)?.startsWith(root)).length;
-    const { sink } = heldSink();
-    const packing = writeTar(root, sink);
-    await new Promise((r) => setTimeout(r, 50));
+    const { packing, sink } = await packingHeld(root, writeTar);
     sink.destroy();
     await expect(packing).rejects.toThrow(/closed before the archive was sent/);
     await new Promise((r) => setTimeout(r, 50));
@@ -139,10 +139,7 @@ describe('writeTar and writeZip', () => {
     mkdirSync(root);
     const path = join(root, 'big.bin');
     writeFileSync(path, randomBytes(32 * MiB));
-    const held = heldSink();
-    const packing = write(root, held.sink);
-    await new Promise((r) => setTimeout(r, 50)); // the packer has read all the pool holds
-    return { path, packing, ...held };
+    return { path, ...(await packingHeld(root, write)) };
   }
   const packers = [
     ['tar', writeTar],
