@@ -24,10 +24,16 @@ export class TextCleaner {
     return clean(cut === s.length ? s : s.slice(0, cut));
   }
 
-  /** What is held back, cleaned (at the end of an observation). */
+  /**
+   * What is held back, cleaned (at the end of an observation). An unfinished CSI or ESC sequence
+   * is dropped. A string sequence (OSC, DCS...) that was opened and never ended loses only its
+   * opener: it is most likely stray bytes (a binary file printed), and the text after it is the
+   * command's output, as it is when such a string outgrows MAX_CARRY.
+   */
   flush(): string {
     const rest = this.carry;
     this.carry = '';
+    if (/^\x1b[\]PX^_]/.test(rest)) return clean(rest.slice(2));
     return clean(rest.startsWith('\x1b') ? '' : rest);
   }
 }

@@ -26,4 +26,22 @@ describe('TextCleaner', () => {
     const cleaner = new TextCleaner();
     expect(cleaner.push('progress\r') + cleaner.flush()).toBe('progress\r');
   });
+
+  it('keeps the text after a string sequence that was opened and never ended', () => {
+    // Random bytes can open an OSC or DCS string; the output after them must not vanish.
+    for (const opener of ['\x1b]', '\x1bP', '\x1b_']) {
+      const cleaner = new TextCleaner();
+      const text = cleaner.push(`bin${opener}ary\r\n`) + cleaner.push('done\r\n') + cleaner.flush();
+      expect(text, JSON.stringify(opener)).toBe('binary\ndone\n');
+    }
+  });
+
+  it('keeps every line after random bytes', () => {
+    for (let i = 0; i < 2000; i++) {
+      const cleaner = new TextCleaner();
+      const noise = String.fromCharCode(...Array.from({ length: 600 }, () => Math.floor(Math.random() * 256)));
+      const text = cleaner.push(noise) + cleaner.push('\r\ndone\r\n') + cleaner.flush();
+      expect(text.endsWith('\ndone\n'), `run ${i}`).toBe(true);
+    }
+  });
 });
