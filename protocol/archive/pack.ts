@@ -1,7 +1,6 @@
 // Packing a file or directory tree as a streamed zip (yazl) or tar (tar-stream), modes, times and
-// symlinks kept, with a few files open at a time (a tar reads ahead; a zip reads one file at a
-// time): the server's downloads and the client's uploads.
-import { createReadStream } from 'node:fs';
+// symlinks kept, with a few files open at a time (the next ones are opened and read ahead while
+// one is sent): the server's downloads and the client's uploads.
 import { lstat, open, opendir, readlink, type FileHandle } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { Readable, type Writable } from 'node:stream';
@@ -55,6 +54,9 @@ const CHUNK = 2 ** 20;
 const BUFFERS = 4;
 /** Items of a tar prepared ahead of the one being sent (see readAhead). */
 const AHEAD = 8;
+/** A zip's: files prepared by the walk, and files handed to yazl and not started (see writeZip). */
+const ZIP_AHEAD = 4;
+const ZIP_QUEUED = 4;
 
 /**
  * `from` sent into `out` (see `flow`) with a pool of read buffers that come back as `out` writes
@@ -71,27 +73,46 @@ function pooled(from: Readable, out: Writable, extra = 0): { pool: BufferPool; s
  * Writes `root` as a zip to `out` and resolves once all of it is written; `out` is not ended.
  * `compress`: deflate at level 1 (slower: ~30 MiB/s on incompressible data); else entries are
  * stored, their data read into reused buffers, so `out` must be a final sink (see `flow`).
+ * Files are prepared ahead as for a tar: yazl is handed at most ZIP_QUEUED files it has not
+ * started, and the walk reads ahead ZIP_AHEAD more, each holding at most one pool buffer.
  */
 export async function writeZip(root: string, out: Writable, compress = false): Promise<void> {
   const zip = new yazl.ZipFile();
   const output = zip.outputStream as Readable;
-  const { pool, sending } = pooled(output, out);
+  const { pool, sending } = pooled(output, out, ZIP_AHEAD + ZIP_QUEUED);
   // yazl does not watch the streams it is given: their failures (a file gone or shrunk) end the zip here.
   const fail = (e: Error) => output.destroy(e);
   zip.on('error', fail);
+  // Files handed to yazl and not started yet; the walk waits while there are ZIP_QUEUED of them.
+  const queued = new Set<FileRead>();
+  const handed: FileRead[] = [];
+  let room: (() => void) | null = null;
+  const wake = () => {
+    room?.();
+    room = null;
+  };
+  sending.catch(wake);
   try {
-    for await (const it of walk(root)) {
-      if (pool.closed) break; // the sink failed (a client hung up): its error is thrown below
+    for await (const { it, file } of readAhead(walk(root), pool, ZIP_AHEAD)) {
+      if (pool.closed) {
+        await file?.discard();
+        break; // the sink failed (a client hung up): its error is thrown below
+      }
       const opts = { mtime: it.mtime, mode: it.mode };
       if (it.kind === 'directory') zip.addEmptyDirectory(it.name, { ...opts, mode: 0o040000 | it.mode });
       else if (it.kind === 'symlink') {
         zip.addBuffer(Buffer.from(await readlink(it.abs)), it.name, { ...opts, mode: 0o120000 | 0o777, compress: false });
       } else {
+        queued.add(file!);
+        handed.push(file!);
         zip.addReadStreamLazy(it.name, { ...opts, mode: 0o100000 | it.mode, size: it.size, compressionLevel: compress ? 1 : 0 }, (cb) => {
-          // Deflate keeps what it is given, so compressed entries read into fresh buffers.
-          const data = compress ? createReadStream(it.abs, { highWaterMark: CHUNK }) : Readable.from(new FileRead(it, pool).chunks(), { objectMode: false });
-          cb(null, data.once('error', fail));
+          queued.delete(file!);
+          wake();
+          // Deflate keeps what it is given, so its input is copied out of the pool's buffers.
+          const chunks = compress ? copied(file!.chunks(), pool) : file!.chunks();
+          cb(null, Readable.from(chunks, { objectMode: false }).once('error', fail));
         });
+        while (queued.size >= ZIP_QUEUED && !pool.closed) await new Promise<void>((resolve) => (room = resolve));
       }
     }
     zip.end();
@@ -99,8 +120,21 @@ export async function writeZip(root: string, out: Writable, compress = false): P
     fail(e as Error);
     await sending.catch(() => {});
     throw e;
+  } finally {
+    // A failed zip: files yazl never read (or never started) give their buffers back and close.
+    await sending.catch(async () => {
+      for (const file of handed) await file.discard();
+    });
   }
   await sending;
+}
+
+async function* copied(chunks: AsyncIterable<Buffer>, pool: BufferPool): AsyncGenerator<Buffer> {
+  for await (const chunk of chunks) {
+    const copy = Buffer.from(chunk);
+    pool.release(chunk);
+    yield copy;
+  }
 }
 
 /**
@@ -191,6 +225,8 @@ async function* readAhead(items: AsyncIterable<Item>, pool: BufferPool, depth: n
  */
 class FileRead {
   readonly #first: Promise<{ fh: FileHandle | null; chunk: Buffer | null }>;
+  /** 'reading' once chunks() has started, 'given up' once discard() has run: each happens once. */
+  #state: 'new' | 'reading' | 'given up' = 'new';
 
   constructor(
     private readonly it: Item,
@@ -228,6 +264,8 @@ class FileRead {
   }
 
   async *chunks(): AsyncGenerator<Buffer> {
+    if (this.#state !== 'new') throw new Error(`${this.it.name}: read after it was ${this.#state === 'reading' ? 'read' : 'given up'}`);
+    this.#state = 'reading';
     const { fh, chunk: first } = await this.#first;
     if (!fh) {
       if (first) yield first;
@@ -254,8 +292,10 @@ class FileRead {
     }
   }
 
-  /** Gives up a file that will not be sent. */
+  /** Gives up a file that will not be sent; nothing to do once chunks() has started (it closes the file). */
   async discard(): Promise<void> {
+    if (this.#state !== 'new') return;
+    this.#state = 'given up';
     const first = await this.#first.catch(() => null);
     if (first?.chunk) this.pool.release(first.chunk);
     await first?.fh?.close();

@@ -11,6 +11,7 @@ import { finished } from 'node:stream/promises';
 import { createRequire } from 'node:module';
 import { writeTar, writeZip } from '../../../protocol/archive/pack.js';
 import { BufferPool, flow } from '../../../protocol/archive/pool.js';
+import { unzipFile } from '../../../protocol/archive/unzip.js';
 
 let scratch: string;
 beforeAll(() => {
@@ -77,28 +78,35 @@ async function packingHeld(root: string, write: typeof writeTar) {
   return { packing, ...held };
 }
 
-/** Packs `root` as a tar into a held sink, lets the sink go once the packer waits, and unpacks what arrived with `tar`; returns where. */
-async function tarThroughHeldSink(root: string, name: string): Promise<string> {
-  const { packing, got, release } = await packingHeld(root, writeTar);
+const packers = [
+  ['tar', writeTar],
+  ['zip', writeZip],
+] as const;
+type Format = (typeof packers)[number][0];
+
+/** Packs `root` into a held sink, lets the sink go once the packer waits, and unpacks what arrived (`tar`, or our unzip); returns where. */
+async function throughHeldSink(format: Format, root: string, name: string): Promise<string> {
+  const { packing, got, release } = await packingHeld(root, format === 'tar' ? writeTar : writeZip);
   release();
   await packing;
-  const archive = join(scratch, `${name}.tar`);
+  const archive = join(scratch, `${name}.${format}`);
   writeFileSync(archive, Buffer.concat(got));
   const out = join(scratch, `${name}-out`);
   mkdirSync(out);
-  execFileSync('tar', ['-C', out, '-xf', archive]);
+  if (format === 'tar') execFileSync('tar', ['-C', out, '-xf', archive]);
+  else await unzipFile(archive, out);
   return out;
 }
 
 describe('writeTar and writeZip', () => {
-  it('sends every byte as it was on disk when the sink holds on to buffers (nothing overwritten before it is written)', async () => {
-    const root = join(scratch, 'tree');
+  it.each(packers)('%s: sends every byte as it was on disk when the sink holds on to buffers (nothing overwritten before it is written)', async (format) => {
+    const root = join(scratch, `tree-${format}`);
     mkdirSync(join(root, 'sub'), { recursive: true });
     // Sizes that are not multiples of the read size, more data than the pool holds.
     const files = { 'a.bin': randomBytes(3 * MiB + 17), 'sub/b.bin': randomBytes(5 * MiB - 3), 'sub/empty': Buffer.alloc(0), 'c.txt': Buffer.from('hello\n') };
     for (const [name, data] of Object.entries(files)) writeFileSync(join(root, name), data);
     symlinkSync('sub/b.bin', join(root, 'link'));
-    const out = await tarThroughHeldSink(root, 'tree');
+    const out = await throughHeldSink(format, root, `tree-${format}`);
     for (const [name, data] of Object.entries(files)) expect(readFileSync(join(out, name)).equals(data), name).toBe(true);
     expect(execFileSync('readlink', [join(out, 'link')], { encoding: 'utf8' }).trim()).toBe('sub/b.bin');
   });
@@ -117,16 +125,22 @@ describe('writeTar and writeZip', () => {
     return { root, files };
   }
 
-  it('sends a tree of many small files whole while later files are read ahead of the sink', async () => {
-    const { root, files } = smallTree('small');
-    const out = await tarThroughHeldSink(root, 'small');
+  it.each(packers)('%s: sends a tree of many small files whole while later files are read ahead of the sink', async (format) => {
+    const { root, files } = smallTree(`small-${format}`);
+    const out = await throughHeldSink(format, root, `small-${format}`);
     for (const [rel, data] of files) expect(readFileSync(join(out, rel)).equals(data), rel).toBe(true);
   });
 
-  it('closes every file it read ahead when the sink closes mid-way', async () => {
-    const { root } = smallTree('small-cut');
+  it.each(packers)('%s: closes every file it read ahead when the sink closes mid-way', async (format, write) => {
+    // Files over one read (1 MiB), so the ones read ahead stay open until they are sent.
+    const root = join(scratch, `cut-tree-${format}`);
+    for (let i = 0; i < 24; i++) {
+      mkdirSync(join(root, `d${i % 3}`), { recursive: true });
+      writeFileSync(join(root, `d${i % 3}`, `f${i}.bin`), randomBytes(MiB + i * 37 * 1024));
+    }
     const openFiles = () => readdirSync('/proc/self/fd').filter((fd) => readlinkOrNull(`/proc/self/fd/${fd}`)?.startsWith(root)).length;
-    const { packing, sink } = await packingHeld(root, writeTar);
+    const { packing, sink } = await packingHeld(root, write);
+    expect(openFiles()).toBeGreaterThan(1); // files are read ahead
     sink.destroy();
     await expect(packing).rejects.toThrow(/closed before the archive was sent/);
     await new Promise((r) => setTimeout(r, 50));
@@ -141,11 +155,6 @@ describe('writeTar and writeZip', () => {
     writeFileSync(path, randomBytes(32 * MiB));
     return { path, ...(await packingHeld(root, write)) };
   }
-  const packers = [
-    ['tar', writeTar],
-    ['zip', writeZip],
-  ] as const;
-
   it.each(packers)('%s: fails, rather than sending a short file, when a file shrinks while it is read', async (format, write) => {
     const { path, packing, release } = await stalled(`shrinks-${format}`, write);
     truncateSync(path, MiB);
