@@ -85,6 +85,15 @@ function sh(script) {
   execFileSync('bash', ['-c', script], { stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
+/** `sh` without blocking this process, so the RSS sampler keeps running while a command is timed. */
+function shAsync(script) {
+  return new Promise((resolve, reject) => {
+    const child = spawn('bash', ['-c', script], { stdio: ['ignore', 'ignore', 'inherit'] });
+    child.once('error', reject);
+    child.once('exit', (code, signal) => (code === 0 ? resolve() : reject(new Error(`${script.slice(0, 80)}... exited with ${code ?? signal}`))));
+  });
+}
+
 /** Flushes dirty pages so one run's writeback does not land in the next one's time. */
 function settle() {
   sh('sync');
@@ -174,23 +183,24 @@ async function main() {
 
   // Floors: what a user has without us. `dst` is a fresh directory.
   const floors = {
-    read: { bytes: want.bytes, run: () => sh(`tar -C ${q(src)} -c . | cat > /dev/null`) },
-    copy: { bytes: want.bytes, run: (dst) => sh(`tar -C ${q(src)} -c . | cat | tar -C ${q(dst)} -x`), check: checkTree },
-    'copy of the file': { bytes: singleBytes, run: (dst) => sh(`tar -C ${q(SCRATCH)} -c single.bin | cat | tar -C ${q(dst)} -x`) },
+    read: { bytes: want.bytes, run: () => shAsync(`tar -C ${q(src)} -c . | cat > /dev/null`) },
+    copy: { bytes: want.bytes, run: (dst) => shAsync(`tar -C ${q(src)} -c . | cat | tar -C ${q(dst)} -x`), check: checkTree },
+    'copy of the file': { bytes: singleBytes, run: (dst) => shAsync(`tar -C ${q(SCRATCH)} -c single.bin | cat | tar -C ${q(dst)} -x`) },
   };
   const upload = (format) => (dst) => client.upload(src, dst, { format });
   const download = (format) => (dst) => client.download(src, dst, { format });
   const transfers = [
     { label: 'upload dir, tar (`client.upload`)', floor: 'copy', run: upload('tar'), check: checkTree },
-    { label: 'upload dir, tar (`curl -F file=@tree.tar`)', floor: 'copy', check: checkTree, run: (dst) => sh(`${curl} -o /dev/null -F file=@${q(treeTar)} '${base}/upload_file?${new URLSearchParams({ destination: dst, recursive: 'true', format: 'tar' })}'`) },
+    { label: 'upload dir, tar (`curl -F file=@tree.tar`)', floor: 'copy', check: checkTree, run: (dst) => shAsync(`${curl} -o /dev/null -F file=@${q(treeTar)} '${base}/upload_file?${new URLSearchParams({ destination: dst, recursive: 'true', format: 'tar' })}'`) },
     { label: 'upload dir, zip (`client.upload`)', floor: 'copy', run: upload('zip'), check: checkTree },
     { label: 'upload one 1 GiB file (`client.upload`)', floor: 'copy of the file', run: (dst) => client.upload(single, dst), check: (dst, what) => checkFile(join(dst, 'single.bin'), what) },
     { label: 'download dir, tar (`client.download`)', floor: 'copy', run: download('tar'), check: checkTree },
-    { label: 'download dir, tar (`curl \\| tar -x`)', floor: 'copy', check: checkTree, run: (dst) => sh(`mkdir -p ${q(dst)}; ${curl} '${base}/download_files?${new URLSearchParams({ path: src, format: 'tar' })}' | tar -C ${q(dst)} -x`) },
+    { label: 'download dir, tar (`curl \\| tar -x`)', floor: 'copy', check: checkTree, run: (dst) => shAsync(`mkdir -p ${q(dst)}; ${curl} '${base}/download_files?${new URLSearchParams({ path: src, format: 'tar' })}' | tar -C ${q(dst)} -x`) },
     { label: 'download dir, zip (`client.download`)', floor: 'copy', run: download('zip'), check: checkTree },
-    { label: 'download stream, tar (`curl > /dev/null`)', floor: 'read', run: () => sh(`${curl} -o /dev/null '${base}/download_files?${new URLSearchParams({ path: src, format: 'tar' })}'`) },
+    { label: 'download stream, tar (`curl > /dev/null`)', floor: 'read', run: () => shAsync(`${curl} -o /dev/null '${base}/download_files?${new URLSearchParams({ path: src, format: 'tar' })}'`) },
+    { label: 'download stream, zip (`curl > /dev/null`)', floor: 'read', run: () => shAsync(`${curl} -o /dev/null '${base}/download_files?${new URLSearchParams({ path: src, format: 'zip' })}'`) },
     // No server: what unpacking a finished tar costs here, for reading the rows that unpack one.
-    { label: 'reference, no server: `cat tree.tar \\| tar -x`', floor: 'copy', reference: true, check: checkTree, run: (dst) => sh(`mkdir -p ${q(dst)}; cat ${q(treeTar)} | tar -C ${q(dst)} -x`) },
+    { label: 'reference, no server: `cat tree.tar \\| tar -x`', floor: 'copy', reference: true, check: checkTree, run: (dst) => shAsync(`mkdir -p ${q(dst)}; cat ${q(treeTar)} | tar -C ${q(dst)} -x`) },
   ];
   for (const t of transfers) Object.assign(t, { seconds: [], floorSeconds: [], ratios: [], growthMb: 0 });
 

@@ -1,7 +1,9 @@
 // Packing a file or directory tree as a streamed zip (yazl) or tar (tar-stream), modes, times and
 // symlinks kept, with a few files open at a time (the next ones are opened and read ahead while
-// one is sent): the server's downloads and the client's uploads.
-import { lstat, open, opendir, readlink, type FileHandle } from 'node:fs/promises';
+// one is sent): the server's downloads and the client's uploads. Files are stat'ed, opened, read
+// and closed with synchronous calls (see file-sink.ts for why).
+import { closeSync, lstatSync, openSync, readSync } from 'node:fs';
+import { lstat, opendir, readlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { Readable, type Writable } from 'node:stream';
 import tar from 'tar-stream';
@@ -34,7 +36,12 @@ async function* walkDir(abs: string, prefix: string): AsyncGenerator<Item> {
   for await (const d of dir) {
     const childAbs = join(abs, d.name);
     const name = prefix ? `${prefix}/${d.name}` : d.name;
-    const st = await lstat(childAbs).catch(() => null);
+    let st: import('node:fs').Stats | null = null;
+    try {
+      st = lstatSync(childAbs);
+    } catch {
+      st = null;
+    }
     if (!st) continue; // removed while walking
     if (st.isDirectory()) {
       yield item(name, childAbs, st);
@@ -224,7 +231,7 @@ async function* readAhead(items: AsyncIterable<Item>, pool: BufferPool, depth: n
  * while it is read fails the archive rather than sending a wrong one.
  */
 class FileRead {
-  readonly #first: Promise<{ fh: FileHandle | null; chunk: Buffer | null }>;
+  readonly #first: Promise<{ fh: number | null; chunk: Buffer | null }>;
   /** 'reading' once chunks() has started, 'given up' once discard() has run: each happens once. */
   #state: 'new' | 'reading' | 'given up' = 'new';
 
@@ -236,25 +243,29 @@ class FileRead {
     this.#first.catch(() => {}); // seen by chunks() or discard()
   }
 
-  async #start(): Promise<{ fh: FileHandle | null; chunk: Buffer | null }> {
-    const fh = await open(this.it.abs, 'r');
+  async #start(): Promise<{ fh: number | null; chunk: Buffer | null }> {
+    const fh = openSync(this.it.abs, 'r');
     let chunk: Buffer | null = null;
     try {
       if (this.it.size > 0) chunk = await this.#read(fh, 0);
       if ((chunk?.length ?? 0) < this.it.size) return { fh, chunk };
-      await fh.close(); // all of it is in the one chunk
+      closeSync(fh); // all of it is in the one chunk
       return { fh: null, chunk };
     } catch (e) {
       if (chunk) this.pool.release(chunk);
-      await fh.close().catch(() => {});
+      try {
+        closeSync(fh);
+      } catch {
+        // already failing
+      }
       throw e;
     }
   }
 
-  async #read(fh: FileHandle, at: number): Promise<Buffer> {
+  async #read(fh: number, at: number): Promise<Buffer> {
     const buf = await this.pool.take();
     try {
-      const { bytesRead } = await fh.read(buf, 0, Math.min(this.pool.size, this.it.size - at), at);
+      const bytesRead = readSync(fh, buf, 0, Math.min(this.pool.size, this.it.size - at), at);
       if (bytesRead === 0) throw new Error(`${this.it.name} shrank while it was being sent (${at} of ${this.it.size} bytes)`);
       return buf.subarray(0, bytesRead);
     } catch (e) {
@@ -267,7 +278,7 @@ class FileRead {
     if (this.#state !== 'new') throw new Error(`${this.it.name}: read after it was ${this.#state === 'reading' ? 'read' : 'given up'}`);
     this.#state = 'reading';
     const { fh, chunk: first } = await this.#first;
-    if (!fh) {
+    if (fh === null) {
       if (first) yield first;
       return;
     }
@@ -288,7 +299,7 @@ class FileRead {
     } finally {
       // Stopped early: the read ahead must finish (and give its buffer back) before the file closes.
       if (next) await next.then((chunk) => this.pool.release(chunk), () => {});
-      await fh.close();
+      closeSync(fh);
     }
   }
 
@@ -298,6 +309,6 @@ class FileRead {
     this.#state = 'given up';
     const first = await this.#first.catch(() => null);
     if (first?.chunk) this.pool.release(first.chunk);
-    await first?.fh?.close();
+    if (first?.fh != null) closeSync(first.fh);
   }
 }
