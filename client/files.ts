@@ -2,7 +2,7 @@
 // download (an archive unpacked locally with the same checks the server applies) and list_files.
 // Used through RuntimeClient's upload(), download() and listFiles().
 import { randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { lstat, mkdir, rm } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import { basename, join, resolve } from 'node:path';
@@ -11,8 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import { ArchiveError } from '../protocol/archive/entries.js';
 import { extractInto } from '../protocol/archive/extract.js';
 import { writeTar, writeZip } from '../protocol/archive/pack.js';
-import { FileSink } from '../protocol/archive/file-sink.js';
-import { untarStream } from '../protocol/archive/untar.js';
+import { untarStream, WRITE_BUFFER } from '../protocol/archive/untar.js';
 import { unzipFile } from '../protocol/archive/unzip.js';
 import { RuntimeError } from './errors.js';
 import { errorForStatus, errorForTransport } from './failures.js';
@@ -79,7 +78,7 @@ export async function downloadPath(http: HttpTransport, url: string, remotePath:
     if (format === 'tar') return await extractInto(localDir, (staging) => untarStream(res, staging));
     const spool = join(localDir, `.rc-download-${randomBytes(6).toString('hex')}.zip`);
     try {
-      await pipeline(res, new FileSink(spool));
+      await pipeline(res, createWriteStream(spool, { mode: 0o600, highWaterMark: WRITE_BUFFER }));
       return await extractInto(localDir, (staging) => unzipFile(spool, staging));
     } finally {
       await rm(spool, { force: true });

@@ -1,8 +1,7 @@
 // Unpacking into a directory through a private staging directory inside it: everything is
 // written and given its modes there, then moved into place; on any error nothing is left.
 import { randomBytes } from 'node:crypto';
-import { chmodSync, lchownSync, lstatSync, readdirSync, utimesSync } from 'node:fs';
-import { chmod, lstat, mkdir, readdir, rename, rm, rmdir } from 'node:fs/promises';
+import { chmod, lchown, lstat, mkdir, readdir, rename, rm, rmdir, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ArchiveEntry } from './entries.js';
 
@@ -36,8 +35,8 @@ export async function stageArchive(
   try {
     await mkdir(staging, { mode: 0o700 });
     const entries = await unpack(staging);
-    applyMetadata(staging, entries);
-    if (opts.owner) chownTree(staging, opts.owner);
+    await applyMetadata(staging, entries);
+    if (opts.owner) await chownTree(staging, opts.owner);
   } catch (e) {
     await discard();
     throw e;
@@ -65,29 +64,27 @@ export async function extractInto(
   return (await stageArchive(destination, unpack, opts)).commit();
 }
 
-/**
- * Modes and mtimes; directories last and deepest first, so a read-only one is filled first.
- * Synchronous calls, two per entry (see file-sink.ts for why).
- */
-function applyMetadata(root: string, entries: ArchiveEntry[]): void {
+/** Modes and mtimes; directories last and deepest first, so a read-only one is filled first. */
+async function applyMetadata(root: string, entries: ArchiveEntry[]): Promise<void> {
   for (const e of entries) {
     if (e.kind !== 'file') continue;
     const path = join(root, e.path);
-    chmodSync(path, e.mode);
-    if (e.mtime) utimesSync(path, e.mtime, e.mtime);
+    await chmod(path, e.mode);
+    if (e.mtime) await utimes(path, e.mtime, e.mtime);
   }
   const dirs = entries.filter((e) => e.kind === 'directory').sort((a, b) => b.path.length - a.path.length);
   for (const d of dirs) {
     const path = join(root, d.path);
-    chmodSync(path, d.mode | 0o700);
-    if (d.mtime) utimesSync(path, d.mtime, d.mtime);
+    await chmod(path, d.mode | 0o700);
+    if (d.mtime) await utimes(path, d.mtime, d.mtime);
   }
 }
 
-function chownTree(path: string, owner: Owner): void {
-  lchownSync(path, owner.uid, owner.gid);
-  if (!lstatSync(path).isDirectory()) return;
-  for (const name of readdirSync(path)) chownTree(join(path, name), owner);
+async function chownTree(path: string, owner: Owner): Promise<void> {
+  await lchown(path, owner.uid, owner.gid);
+  const st = await lstat(path);
+  if (!st.isDirectory()) return;
+  for (const name of await readdir(path)) await chownTree(join(path, name), owner);
 }
 
 async function moveInto(from: string, to: string): Promise<void> {

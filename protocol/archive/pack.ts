@@ -1,7 +1,14 @@
 // Packing a file or directory tree as a streamed zip (yazl) or tar (tar-stream), modes, times and
 // symlinks kept, with a few files open at a time (the next ones are opened and read ahead while
-// one is sent): the server's downloads and the client's uploads. Files are stat'ed, opened, read
-// and closed with synchronous calls (see file-sink.ts for why).
+// one is sent): the server's downloads and the client's uploads.
+//
+// Files are stat'ed, opened, read and closed with synchronous calls, not through libuv's thread
+// pool: on the 2-core VM this is built on, `node bench/fs-calls.mjs` reads 2048 files of 256 KiB
+// from the page cache with ~0.11 s of CPU that way against ~0.5 s with fs callbacks or
+// fs/promises (each hand-off to the pool and back wakes two threads), and the server's CPU for a
+// 1 GiB tar download went from 1.3-1.4 s to 0.83-0.89 s. A cold read holds the event loop for as
+// long as the disk takes. Unpacking keeps its writes on the pool: done synchronously they used
+// less CPU but serialised on one thread, and uploads and downloads into a directory got slower.
 import { closeSync, lstatSync, openSync, readSync } from 'node:fs';
 import { lstat, opendir, readlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';

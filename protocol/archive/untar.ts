@@ -1,18 +1,23 @@
 // Unpacking a tar as it streams in: each entry is checked before it is written, files go straight
 // to disk, symlinks are made last (after every entry was checked against them), so nothing is ever
 // written through a link or outside the directory.
+import { createWriteStream } from 'node:fs';
 import { link, mkdir, symlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
-import { FileSink } from './file-sink.js';
 import { ArchiveError, bad, checkLinkTarget, checkNotThroughLink, isRootEntry, safeEntryPath, validateEntries, type ArchiveEntry } from './entries.js';
 
 /**
- * Files still being finished (their sink's end and close come a few ticks after their last
- * byte) while the next entries are read; the input does not stall at every file. Writes
- * themselves are synchronous (file-sink.ts).
+ * Bytes a file being written may hold while its open or a write is in flight, so the stream
+ * feeding it (a socket) keeps flowing meanwhile; buffered chunks go out in one writev.
+ */
+export const WRITE_BUFFER = 2 ** 20;
+
+/**
+ * Files still being flushed and closed while the next entries are read: a file's last write,
+ * close and the next one's open then overlap the input instead of stalling it at every file.
  */
 const FILES_IN_FLIGHT = 16;
 
@@ -37,7 +42,7 @@ export async function untarStream(input: Readable, into: string): Promise<Archiv
     while (writing.size >= FILES_IN_FLIGHT) await Promise.race(writing.values());
     // Destroyed meanwhile (the input ended short): a pipeline would wait for it forever.
     if (stream.destroyed) throw new ArchiveError(`the tar ended in the middle of ${JSON.stringify(path)}; nothing was extracted`, path);
-    const done = pipeline(stream, new FileSink(join(into, path))).then(
+    const done = pipeline(stream, createWriteStream(join(into, path), { mode: 0o600, highWaterMark: WRITE_BUFFER })).then(
       () => {},
       (e: Error) => {
         writeError ??= e;

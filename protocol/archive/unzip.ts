@@ -1,15 +1,15 @@
 // Unpacking a zip held in a file: yauzl reads the central directory first, so every entry is
 // checked before anything is written.
 import yauzl from 'yauzl';
-import { closeSync, openSync, readSync } from 'node:fs';
+import { createWriteStream } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import type { Readable } from 'node:stream';
 import { ArchiveError, bad, isRootEntry, safeEntryPath, validateEntries, type ArchiveEntry } from './entries.js';
 import crc32 from './native-crc32.cjs';
-import { FileSink, writeAll } from './file-sink.js';
-import { asArchiveError, Dirs, makeSymlinks } from './untar.js';
+import { asArchiveError, Dirs, makeSymlinks, WRITE_BUFFER } from './untar.js';
 
 const S_IFMT = 0o170000;
 const S_IFLNK = 0o120000;
@@ -25,7 +25,7 @@ type Zip = yauzl.ZipFile;
 /** Unpacks the zip at `zipPath` into the empty directory `into` (a staging directory); returns the entries written. */
 export async function unzipFile(zipPath: string, into: string): Promise<ArchiveEntry[]> {
   let zip: Zip;
-  let data: number | undefined;
+  let data: FileHandle | undefined;
   try {
     zip = await promisify<string, yauzl.Options, Zip>(yauzl.open)(zipPath, { lazyEntries: true, decodeStrings: false, autoClose: false });
   } catch (e) {
@@ -53,12 +53,12 @@ export async function unzipFile(zipPath: string, into: string): Promise<ArchiveE
     const dirs = new Dirs(into);
     for (const e of entries) if (e.kind === 'directory') await dirs.make(e.path);
     const files = raw.flatMap((z, i) => (entries[i].kind === 'file' ? [{ z, path: entries[i].path }] : []));
-    data = openSync(zipPath, 'r');
+    data = await open(zipPath, 'r');
     await writeFiles(files, async ({ z, path }, buf) => {
       await dirs.make(dirname(path));
       const dest = join(into, path);
       if (z.compressionMethod === 0 && !z.isEncrypted()) await copyStored(zip, z, data!, buf, dest, path);
-      else await pipeline(await openStream(zip, z), new FileSink(dest));
+      else await pipeline(await openStream(zip, z), createWriteStream(dest, { mode: 0o600, highWaterMark: WRITE_BUFFER }));
     });
     await makeSymlinks(entries, dirs);
     return entries;
@@ -66,7 +66,7 @@ export async function unzipFile(zipPath: string, into: string): Promise<ArchiveE
     throw asArchiveError(e as NodeJS.ErrnoException, 'zip');
   } finally {
     zip.close();
-    if (data !== undefined) closeSync(data);
+    await data?.close();
   }
 }
 
@@ -103,23 +103,22 @@ async function writeFiles<T extends { path: string }>(files: T[], write: (file: 
  * A stored entry's bytes copied from the zip with plain reads and writes (yauzl's streams read
  * 16 KiB at a time), its CRC-32 checked: a zip damaged in transit is refused, not unpacked.
  */
-async function copyStored(zip: Zip, z: yauzl.Entry, data: number, buf: Buffer, dest: string, path: string): Promise<void> {
+async function copyStored(zip: Zip, z: yauzl.Entry, data: FileHandle, buf: Buffer, dest: string, path: string): Promise<void> {
   const { fileDataStart } = await zip.readLocalFileHeaderPromise(z, { minimal: true });
-  // Synchronous reads and writes (see file-sink.ts).
-  const out = openSync(dest, 'w', 0o600);
+  const out = await open(dest, 'w', 0o600);
   try {
     let crc = 0;
     for (let at = 0; at < z.compressedSize; ) {
-      const bytesRead = readSync(data, buf, 0, Math.min(buf.length, z.compressedSize - at), fileDataStart + at);
+      const { bytesRead } = await data.read(buf, 0, Math.min(buf.length, z.compressedSize - at), fileDataStart + at);
       if (bytesRead === 0) throw bad(path, 'ends past the end of the zip');
       const chunk = buf.subarray(0, bytesRead);
       crc = crc32.unsigned(chunk, crc);
-      writeAll(out, chunk);
+      for (let done = 0; done < chunk.length; ) done += (await out.write(chunk, done)).bytesWritten;
       at += bytesRead;
     }
     if (crc !== z.crc32) throw bad(path, 'is damaged: its CRC-32 does not match its data');
   } finally {
-    closeSync(out);
+    await out.close();
   }
 }
 

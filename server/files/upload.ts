@@ -3,14 +3,14 @@
 // zip from a temp file, since its index is at the end) and moved into place only once the whole
 // body arrived within the limit. No half-written file is ever visible.
 import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
 import { chmod, lchown, rename, rm } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Request } from 'express';
 import { ArchiveError } from '../../protocol/archive/entries.js';
 import { stageArchive, type Owner, type Staged } from '../../protocol/archive/extract.js';
-import { FileSink } from '../../protocol/archive/file-sink.js';
-import { untarStream } from '../../protocol/archive/untar.js';
+import { untarStream, WRITE_BUFFER } from '../../protocol/archive/untar.js';
 import { unzipFile } from '../../protocol/archive/unzip.js';
 import { makeDirs } from '../actions/files/atomic.js';
 import { ApiError } from '../errors.js';
@@ -44,7 +44,7 @@ export async function handleUpload(req: Request, opts: UploadOptions): Promise<U
         staged = await stageArchive(destination, (staging) => untarStream(stream, staging), { owner }).catch(archiveToApi);
         return;
       }
-      await pipeline(stream, new FileSink(tempPath));
+      await pipeline(stream, createWriteStream(tempPath, { mode: 0o600, highWaterMark: WRITE_BUFFER }));
     });
     if (opts.recursive && opts.format === 'zip') staged = await stageArchive(destination, (staging) => unzipFile(tempPath, staging), { owner }).catch(archiveToApi);
     if (staged) return { paths: await (staged as Staged).commit(), bytes: got.bytes };
