@@ -6,7 +6,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
-import type { Readable } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import { ArchiveError, bad, isRootEntry, safeEntryPath, validateEntries, type ArchiveEntry } from './entries.js';
 import crc32 from './native-crc32.cjs';
 import { asArchiveError, Dirs, makeSymlinks, WRITE_BUFFER } from './untar.js';
@@ -58,7 +58,7 @@ export async function unzipFile(zipPath: string, into: string): Promise<ArchiveE
       await dirs.make(dirname(path));
       const dest = join(into, path);
       if (z.compressionMethod === 0 && !z.isEncrypted()) await copyStored(zip, z, data!, buf, dest, path);
-      else await pipeline(await openStream(zip, z), createWriteStream(dest, { mode: 0o600, highWaterMark: WRITE_BUFFER }));
+      else await pipeline(await openStream(zip, z), crcChecked(z.crc32, path), createWriteStream(dest, { mode: 0o600, highWaterMark: WRITE_BUFFER }));
     });
     await makeSymlinks(entries, dirs);
     return entries;
@@ -120,6 +120,20 @@ async function copyStored(zip: Zip, z: yauzl.Entry, data: FileHandle, buf: Buffe
   } finally {
     await out.close();
   }
+}
+
+/** A compressed entry's data passed on as it is inflated, failing at its end unless its CRC-32 is `expected`. */
+function crcChecked(expected: number, path: string): Transform {
+  let crc = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      crc = crc32.unsigned(chunk, crc);
+      callback(null, chunk);
+    },
+    flush(callback) {
+      callback(crc === expected ? null : bad(path, 'is damaged: its CRC-32 does not match its data'));
+    },
+  });
 }
 
 function readAll(zip: Zip): Promise<yauzl.Entry[]> {

@@ -319,10 +319,10 @@ describe('hostile archives', () => {
     }
   });
 
-  it('rejects a zip damaged in transit (a flipped byte) and a zip whose entries clash, writing nothing', async () => {
-    const stored = async (entries: [string, string][]) => {
+  it('rejects a zip damaged in transit (a flipped byte, stored or deflated) and a zip whose entries clash, writing nothing', async () => {
+    const stored = async (entries: [string, string][], compress = false) => {
       const zip = new yazl.ZipFile();
-      for (const [name, data] of entries) zip.addBuffer(Buffer.from(data), name, { compress: false });
+      for (const [name, data] of entries) zip.addBuffer(Buffer.from(data), name, { compress });
       zip.end();
       const parts: Buffer[] = [];
       for await (const c of zip.outputStream) parts.push(c as Buffer);
@@ -332,9 +332,18 @@ describe('hostile archives', () => {
     flipped[flipped.indexOf('A'.repeat(100)) + 40] ^= 1;
     const damaged = join(scratch, 'damaged.zip');
     writeFileSync(damaged, flipped);
+    // Deflated data that inflates fine, but not to what was zipped: its CRC-32 (in the central directory) says so.
+    const deflated = await stored([['c.txt', 'C'.repeat(5000)]], true);
+    deflated[deflated.indexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02])) + 16] ^= 1;
+    const wrongCrc = join(scratch, 'wrong-crc.zip');
+    writeFileSync(wrongCrc, deflated);
     const clash = join(scratch, 'clash.zip');
     writeFileSync(clash, await stored([['f', 'x'], ['f/inside', 'y']]));
-    for (const [file, message] of [[damaged, /"a\.txt" is damaged: its CRC-32 does not match/], [clash, /could not be unpacked/]] as const) {
+    for (const [file, message] of [
+      [damaged, /"a\.txt" is damaged: its CRC-32 does not match/],
+      [wrongCrc, /"c\.txt" is damaged: its CRC-32 does not match/],
+      [clash, /could not be unpacked/],
+    ] as const) {
       const dest = join(scratch, `zip-broken-${randomBytes(3).toString('hex')}`);
       const up = await upload(server, file, { destination: dest, recursive: 'true' }, 'x.zip');
       expect([up.status, file]).toEqual([400, file]);
