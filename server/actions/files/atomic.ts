@@ -1,7 +1,7 @@
 // Writing a whole file the safe way: a temp file beside it, renamed over it, with the old file's mode
 // and owner (or 0664 and the session user for a new one) and parents created for the session user.
 // A file with several hard links is rewritten in place instead: a rename would leave the other names
-// on the old content.
+// on the old content. A character device is written into (write.ts refuses pipes and other devices).
 import { randomBytes } from 'node:crypto';
 import type { Stats } from 'node:fs';
 import { chmod, chown, mkdir, open, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
@@ -19,6 +19,7 @@ export const NEW_FILE_MODE = 0o664;
 export async function writeWhole(access: FileAccess, path: string, content: string | Buffer, existing: Stats | undefined): Promise<void> {
   try {
     const target = existing ? await realpath(path) : path;
+    if (existing?.isCharacterDevice()) return await writeToDevice(target, content);
     if (existing?.isFile() && existing.nlink > 1) return await writeInPlace(target, content);
     if (!existing) await makeParents(access, dirname(path));
     const mode = existing ? existing.mode & 0o7777 : NEW_FILE_MODE;
@@ -55,6 +56,16 @@ async function writeInPlace(target: string, content: string | Buffer): Promise<v
   try {
     await handle.writeFile(data); // from offset 0 of a fresh handle, every byte
     await handle.truncate(data.length);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Writes into a character device (/dev/null, a terminal): it stays what it is. */
+async function writeToDevice(target: string, content: string | Buffer): Promise<void> {
+  const handle = await open(target, 'w');
+  try {
+    await handle.writeFile(content);
   } finally {
     await handle.close();
   }

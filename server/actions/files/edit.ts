@@ -7,7 +7,7 @@ import type { EditArgs, EditObservation } from '../../../protocol/index.js';
 import type { FileAccess } from './access.js';
 import { writeWhole } from './atomic.js';
 import { MAX_CONTENT_BYTES, sniff } from './content.js';
-import { FileError, fromFsError } from './errors.js';
+import { FileError, fromFsError, mustHaveContent } from './errors.js';
 import type { EditHistory } from './history.js';
 import { listTwoLevels, numbered, splitLines } from './view.js';
 import { existingFile } from './write.js';
@@ -141,6 +141,7 @@ async function loadText(access: FileAccess, path: string, want: 'r' | 'w', known
   if (info.isDirectory()) {
     throw new FileError('ERROR_IS_DIRECTORY', `The path ${path} is a directory and only the \`view\` command can be used on directories.`);
   }
+  mustHaveContent(info, path);
   if (info.size > MAX_CONTENT_BYTES) {
     throw new FileError('ERROR_FILE_TOO_LARGE', `The file ${path} is larger than ${MAX_CONTENT_BYTES / 1024 / 1024} MiB; use read with start and end instead.`);
   }

@@ -1,4 +1,5 @@
 // File actions fail as data: an error observation with a stable error_id and one clear sentence.
+import type { Stats } from 'node:fs';
 import type { ErrorObservation } from '../../../protocol/index.js';
 
 /**
@@ -7,6 +8,7 @@ import type { ErrorObservation } from '../../../protocol/index.js';
  * - `ERROR_PERMISSION_DENIED`: the session user may not read, write or enter it.
  * - `ERROR_IS_DIRECTORY`: a directory was given where a file is needed.
  * - `ERROR_NOT_DIRECTORY`: a path component that should be a directory is a file.
+ * - `ERROR_NOT_REGULAR_FILE`: a named pipe, socket or device where a file's content is needed.
  * - `ERROR_BINARY_FILE`: the file holds NUL bytes in its first 8 KiB and is not an image.
  * - `ERROR_FILE_TOO_LARGE`: the answer (or the whole-file edit) would exceed the size limit.
  * - `ERROR_FILE_EXISTS`: `create` on a path that exists.
@@ -20,6 +22,7 @@ export type FileErrorId =
   | 'ERROR_PERMISSION_DENIED'
   | 'ERROR_IS_DIRECTORY'
   | 'ERROR_NOT_DIRECTORY'
+  | 'ERROR_NOT_REGULAR_FILE'
   | 'ERROR_BINARY_FILE'
   | 'ERROR_FILE_TOO_LARGE'
   | 'ERROR_FILE_EXISTS'
@@ -36,6 +39,25 @@ export class FileError extends Error {
   ) {
     super(message);
   }
+}
+
+/** What `info` is when it is neither a regular file nor a directory ('a named pipe (FIFO)', ...); else null. */
+export function specialKind(info: Stats): string | null {
+  if (info.isFIFO()) return 'a named pipe (FIFO)';
+  if (info.isSocket()) return 'a socket';
+  if (info.isCharacterDevice()) return 'a character device';
+  if (info.isBlockDevice()) return 'a block device';
+  return null;
+}
+
+/**
+ * Throws unless `info` (of `path`) is a regular file or a directory. Reading a named pipe waits
+ * for a writer, for ever if none comes, and a device may never end (/dev/zero): a command can
+ * read those with a limit and a timeout, an action cannot.
+ */
+export function mustHaveContent(info: Stats, path: string): void {
+  const kind = specialKind(info);
+  if (kind) throw new FileError('ERROR_NOT_REGULAR_FILE', `The path ${path} is ${kind}, not a regular file; read it with a command instead (for example \`head -c 4096 ${path}\`).`);
 }
 
 /** A Node fs error (ENOENT, EACCES, ...) as a FileError about `path`. */

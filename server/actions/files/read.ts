@@ -3,11 +3,12 @@ import { readFile } from 'node:fs/promises';
 import type { ReadArgs, ReadObservation } from '../../../protocol/index.js';
 import type { FileAccess } from './access.js';
 import { MAX_CONTENT_BYTES, readLines, sniff } from './content.js';
-import { FileError, fromFsError } from './errors.js';
+import { FileError, fromFsError, mustHaveContent } from './errors.js';
 
 export async function readAction(access: FileAccess, path: string, args: ReadArgs): Promise<ReadObservation> {
   const info = await access.check(path, 'r');
   if (info.isDirectory()) throw new FileError('ERROR_IS_DIRECTORY', `The path ${path} is a directory; read needs a file.`);
+  mustHaveContent(info, path);
   try {
     const kind = await sniff(path);
     if (kind.kind === 'binary') {

@@ -5,12 +5,15 @@ import type { WriteArgs, WriteObservation } from '../../../protocol/index.js';
 import type { FileAccess } from './access.js';
 import { writeWhole } from './atomic.js';
 import { MAX_CONTENT_BYTES } from './content.js';
-import { FileError, fromFsError } from './errors.js';
+import { FileError, fromFsError, specialKind } from './errors.js';
 
 export async function writeAction(access: FileAccess, path: string, args: WriteArgs): Promise<WriteObservation> {
   const existing = await existingFile(access, path);
   let content = args.content;
   const whole = args.start <= 0 && args.end < 0;
+  if (existing?.isCharacterDevice() && !whole) {
+    throw new FileError('ERROR_NOT_REGULAR_FILE', `The path ${path} is a character device; its lines cannot be replaced, only written to (without start and end).`);
+  }
   if (existing && !whole) {
     if (existing.size > MAX_CONTENT_BYTES) {
       throw new FileError('ERROR_FILE_TOO_LARGE', `The file ${path} is larger than ${MAX_CONTENT_BYTES / 1024 / 1024} MiB; a line range of it cannot be replaced.`);
@@ -35,6 +38,12 @@ export async function existingFile(access: FileAccess, path: string): Promise<St
     return undefined;
   }
   if (info.isDirectory()) throw new FileError('ERROR_IS_DIRECTORY', `The path ${path} is a directory; write needs a file.`);
+  // Replacing a pipe or a device with a file (a temp file renamed over it) would break whatever
+  // uses it (/dev/null!). A character device is written into; the others are refused.
+  const kind = specialKind(info);
+  if (kind && !info.isCharacterDevice()) {
+    throw new FileError('ERROR_NOT_REGULAR_FILE', `The path ${path} is ${kind}, not a regular file; it was left as it is. Write to it with a command instead.`);
+  }
   await access.check(path, 'w');
   return info;
 }

@@ -1,5 +1,6 @@
 // write: whole files and line ranges, parents created, modes kept; as a --username user, that user's
 // ownership and permissions.
+import { execFileSync } from 'node:child_process';
 import { chmodSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -100,6 +101,29 @@ describe('write', () => {
     expectError(await act(server, 'write', { path: dir, content: 'x' }), 'ERROR_IS_DIRECTORY');
     writeFileSync(join(dir, 'plain'), '');
     expectError(await act(server, 'write', { path: join(dir, 'plain', 'child.txt'), content: 'x' }), 'ERROR_NOT_DIRECTORY');
+  });
+});
+
+describe('named pipes and devices', () => {
+  it('refuses to read, view or replace a named pipe, answering at once and leaving it a pipe', async () => {
+    const fifo = join(dir, 'pipe');
+    execFileSync('mkfifo', [fifo]);
+    // Opening it to read would wait for a writer for ever: each must answer, not hang.
+    expectError(await act(server, 'read', { path: fifo }), 'ERROR_NOT_REGULAR_FILE', `The path ${fifo} is a named pipe (FIFO), not a regular file; read it with a command instead (for example \`head -c 4096 ${fifo}\`).`);
+    expectError(await act(server, 'edit', { command: 'view', path: fifo }), 'ERROR_NOT_REGULAR_FILE');
+    expectError(await act(server, 'edit', { command: 'str_replace', path: fifo, old_str: 'a', new_str: 'b' }), 'ERROR_NOT_REGULAR_FILE');
+    expectError(await act(server, 'write', { path: fifo, content: 'x' }), 'ERROR_NOT_REGULAR_FILE', `The path ${fifo} is a named pipe (FIFO), not a regular file; it was left as it is. Write to it with a command instead.`);
+    expect(lstatSync(fifo).isFIFO()).toBe(true);
+  });
+
+  it.runIf(isRoot)('writes into a character device, which stays a device, and refuses to read it or replace lines of it', async () => {
+    const dev = join(dir, 'null');
+    execFileSync('mknod', [dev, 'c', '1', '3']); // what /dev/null is
+    expect(await act(server, 'write', { path: dev, content: 'into the void\n' })).toMatchObject({ observation: 'write', success: true });
+    expect(lstatSync(dev).isCharacterDevice()).toBe(true);
+    expectError(await act(server, 'write', { path: dev, content: 'x', start: 1, end: 2 }), 'ERROR_NOT_REGULAR_FILE');
+    expectError(await act(server, 'read', { path: dev }), 'ERROR_NOT_REGULAR_FILE', /is a character device, not a regular file/);
+    expect(lstatSync(dev).isCharacterDevice()).toBe(true);
   });
 });
 
