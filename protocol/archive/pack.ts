@@ -9,7 +9,7 @@
 // 1 GiB tar download went from 1.3-1.4 s to 0.83-0.89 s. A cold read holds the event loop for as
 // long as the disk takes. Unpacking keeps its writes on the pool: done synchronously they used
 // less CPU but serialised on one thread, and uploads and downloads into a directory got slower.
-import { closeSync, lstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, lstatSync, openSync, readSync } from 'node:fs';
 import { lstat, opendir, readlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { Readable, type Writable } from 'node:stream';
@@ -31,6 +31,7 @@ interface Item {
 /** The items of `root` (a file: itself; a directory: its contents, recursively), depth first. */
 async function* walk(root: string): AsyncGenerator<Item> {
   const st = await lstat(root);
+  if (!st.isDirectory() && !st.isFile() && !st.isSymbolicLink()) throw new Error(`${root} is not a file, a directory or a symlink`);
   if (!st.isDirectory()) {
     yield item(basename(root), root, st);
     return;
@@ -251,7 +252,9 @@ class FileRead {
   }
 
   async #start(): Promise<{ fh: number | null; chunk: Buffer | null }> {
-    const fh = openSync(this.it.abs, 'r');
+    // Non-blocking: a file swapped for a named pipe since the walk saw it fails its read (EAGAIN)
+    // instead of holding this thread until a writer comes. Regular files ignore the flag.
+    const fh = openSync(this.it.abs, constants.O_RDONLY | constants.O_NONBLOCK);
     let chunk: Buffer | null = null;
     try {
       if (this.it.size > 0) chunk = await this.#read(fh, 0);

@@ -51,7 +51,9 @@ export function registerFileRoutes(app: Express, ctx: FileRoutesContext): void {
       const path = query(req, 'path');
       if (!path || !isAbsolute(path)) throw new ApiError('bad_request', 'the query parameter "path" must be an absolute path');
       const fmt = format(req);
-      if (!(await lstat(path).catch(() => null))) throw new ApiError('not_found', `no such file or directory: ${path}`);
+      const st = await lstat(path).catch(() => null);
+      if (!st) throw new ApiError('not_found', `no such file or directory: ${path}`);
+      if (!st.isFile() && !st.isDirectory() && !st.isSymbolicLink()) throw new ApiError('bad_request', `${path} is not a file, a directory or a symlink (a named pipe, socket or device cannot be downloaded)`);
       const name = `${basename(path) || 'root'}.${fmt}`;
       res.setHeader('content-type', fmt === 'tar' ? 'application/x-tar' : 'application/zip');
       res.attachment(name);

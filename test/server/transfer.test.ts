@@ -188,6 +188,19 @@ describe('upload and download of a tree', () => {
     expect(execFileSync('tar', ['-tvf', got]).toString()).toMatch(/^-rw-r----- .* one\.txt\n$/);
   });
 
+  it('refuses to download a named pipe, and leaves one inside a directory out, without waiting on it', async () => {
+    const src = join(scratch, 'with-pipe');
+    mkdirSync(src);
+    writeFileSync(join(src, 'file.txt'), 'x');
+    execFileSync('mkfifo', [join(src, 'pipe')]);
+    const res = await fetch(`${server.url}/download_files?${new URLSearchParams({ path: join(src, 'pipe'), format: 'tar' })}`, { headers: auth });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as any).error.message).toMatch(/is not a file, a directory or a symlink/);
+    const got = join(scratch, 'with-pipe.tar');
+    expect((await download(server, src, got, 'tar')).status).toBe(200);
+    expect(execFileSync('tar', ['-tf', got]).toString().split('\n').filter(Boolean).sort()).toEqual(['file.txt']);
+  });
+
   it('keeps serving downloads after clients hang up mid-archive (tar and zip)', async () => {
     const src = join(scratch, 'hangup');
     mkdirSync(src);
