@@ -100,7 +100,8 @@ export async function writeZip(root: string, out: Writable, compress = false): P
   zip.on('error', fail);
   // Files handed to yazl and not started yet; the walk waits while there are ZIP_QUEUED of them.
   const queued = new Set<FileRead>();
-  const handed: FileRead[] = [];
+  // Files handed to yazl and not read to the end (or given up) yet: a few at any time.
+  const live = new Set<FileRead>();
   let room: (() => void) | null = null;
   const wake = () => {
     room?.();
@@ -119,13 +120,13 @@ export async function writeZip(root: string, out: Writable, compress = false): P
         zip.addBuffer(Buffer.from(await readlink(it.abs)), it.name, { ...opts, mode: 0o120000 | 0o777, compress: false });
       } else {
         queued.add(file!);
-        handed.push(file!);
+        live.add(file!);
         zip.addReadStreamLazy(it.name, { ...opts, mode: 0o100000 | it.mode, size: it.size, compressionLevel: compress ? 1 : 0 }, (cb) => {
           queued.delete(file!);
           wake();
           // Deflate keeps what it is given, so its input is copied out of the pool's buffers.
           const chunks = compress ? copied(file!.chunks(), pool) : file!.chunks();
-          cb(null, Readable.from(chunks, { objectMode: false }).once('error', fail));
+          cb(null, Readable.from(tracked(chunks, () => live.delete(file!)), { objectMode: false }).once('error', fail));
         });
         while (queued.size >= ZIP_QUEUED && !pool.closed) await new Promise<void>((resolve) => (room = resolve));
       }
@@ -138,10 +139,19 @@ export async function writeZip(root: string, out: Writable, compress = false): P
   } finally {
     // A failed zip: files yazl never read (or never started) give their buffers back and close.
     await sending.catch(async () => {
-      for (const file of handed) await file.discard();
+      for (const file of live) await file.discard();
     });
   }
   await sending;
+}
+
+/** `chunks`, calling `done` once they have been read to the end or given up (not if never started). */
+async function* tracked(chunks: AsyncIterable<Buffer>, done: () => void): AsyncGenerator<Buffer> {
+  try {
+    yield* chunks;
+  } finally {
+    done();
+  }
 }
 
 async function* copied(chunks: AsyncIterable<Buffer>, pool: BufferPool): AsyncGenerator<Buffer> {
