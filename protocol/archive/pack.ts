@@ -262,8 +262,8 @@ class FileRead {
   }
 
   async #start(): Promise<{ fh: number | null; chunk: Buffer | null }> {
-    // Non-blocking: a file swapped for a named pipe since the walk saw it fails its read (EAGAIN)
-    // instead of holding this thread until a writer comes. Regular files ignore the flag.
+    // Non-blocking: a file swapped for a named pipe since the walk saw it fails its read (EOF or
+    // EAGAIN) instead of holding this thread until a writer comes. Regular files ignore the flag.
     const fh = openSync(this.it.abs, constants.O_RDONLY | constants.O_NONBLOCK);
     let chunk: Buffer | null = null;
     try {
