@@ -117,6 +117,8 @@ async function evilZip(to: string, entries: { name: string; data?: string; link?
   const zip = new yazl.ZipFile();
   const names = entries.map((e, i) => {
     const placeholder = `p${i}`.padEnd(e.name.length, 'x');
+    // The name is written over the placeholder in place: a shorter name would keep its tail.
+    if (e.name.length < placeholder.length) throw new Error(`evilZip: the entry name ${JSON.stringify(e.name)} is shorter than ${placeholder.length} characters`);
     if (e.link !== undefined) zip.addBuffer(Buffer.from(e.link), placeholder, { mode: 0o120777 });
     else zip.addBuffer(Buffer.from(e.data ?? 'evil'), placeholder, { mode: 0o100644 });
     return [placeholder, e.name] as const;
