@@ -147,12 +147,6 @@ async function measured(pid, fn) {
   return { seconds, growthMb: ((peak - base) * 1024) / MB };
 }
 
-async function timed(fn) {
-  const t0 = performance.now();
-  await fn();
-  return (performance.now() - t0) / 1000;
-}
-
 async function main() {
   const started = performance.now();
   const src = join(SCRATCH, 'src');

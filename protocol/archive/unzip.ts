@@ -116,10 +116,14 @@ async function copyStored(zip: Zip, z: yauzl.Entry, data: FileHandle, buf: Buffe
       for (let done = 0; done < chunk.length; ) done += (await out.write(chunk, done)).bytesWritten;
       at += bytesRead;
     }
-    if (crc !== z.crc32) throw bad(path, 'is damaged: its CRC-32 does not match its data');
+    if (crc !== z.crc32) throw damaged(path);
   } finally {
     await out.close();
   }
+}
+
+function damaged(path: string): ArchiveError {
+  return bad(path, 'is damaged: its CRC-32 does not match its data');
 }
 
 /** A compressed entry's data passed on as it is inflated, failing at its end unless its CRC-32 is `expected`. */
@@ -131,7 +135,7 @@ function crcChecked(expected: number, path: string): Transform {
       callback(null, chunk);
     },
     flush(callback) {
-      callback(crc === expected ? null : bad(path, 'is damaged: its CRC-32 does not match its data'));
+      callback(crc === expected ? null : damaged(path));
     },
   });
 }

@@ -2,7 +2,7 @@
 import express, { type Express, type Request } from 'express';
 import { lstat } from 'node:fs/promises';
 import { isAbsolute, resolve, basename } from 'node:path';
-import { writeTar, writeZip } from '../../protocol/archive/pack.js';
+import { packable, writeTar, writeZip } from '../../protocol/archive/pack.js';
 import { ApiError } from '../errors.js';
 import { listFiles } from './list.js';
 import { drain, DRAIN_LIMIT_BYTES } from './receive.js';
@@ -53,7 +53,7 @@ export function registerFileRoutes(app: Express, ctx: FileRoutesContext): void {
       const fmt = format(req);
       const st = await lstat(path).catch(() => null);
       if (!st) throw new ApiError('not_found', `no such file or directory: ${path}`);
-      if (!st.isFile() && !st.isDirectory() && !st.isSymbolicLink()) throw new ApiError('bad_request', `${path} is not a file, a directory or a symlink (a named pipe, socket or device cannot be downloaded)`);
+      if (!packable(st)) throw new ApiError('bad_request', `${path} is not a file, a directory or a symlink (a named pipe, socket or device cannot be downloaded)`);
       const name = `${basename(path) || 'root'}.${fmt}`;
       res.setHeader('content-type', fmt === 'tar' ? 'application/x-tar' : 'application/zip');
       res.attachment(name);
