@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULTS, defaultPort, defaultShell, envNumber, portOf, type ServerConfig } from './config.js';
 import { UsageError } from './errors.js';
+import { hideSecrets } from './secrets.js';
 import { VERSION } from './version.js';
 
 const HELP = `runtime-client ${VERSION}: an action execution server for sandboxes
@@ -96,9 +97,11 @@ async function serve(argv: string[]): Promise<void> {
     maxBodyMb,
     maxUploadMb,
   };
+  const secretWarnings = hideSecrets(); // the key is read: out of process.env and /proc/<pid>/environ
   // Loaded here, not at the top, so `probe` (a health check run every few seconds) stays cheap.
   const [{ createLogger }, { startServer }] = await Promise.all([import('./logger.js'), import('./server.js')]);
   const log = createLogger(config.logLevel);
+  for (const warning of secretWarnings) log.warn(warning);
   const server = await startServer(config, log);
   const stop = (signal: string) => {
     log.info({ signal }, 'shutting down');

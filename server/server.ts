@@ -1,7 +1,7 @@
 // Starting and stopping one runtime-client server: sessions, actions, HTTP and WS on one port.
 import { createServer, type Server } from 'node:http';
-import { mkdirSync, mkdtempSync, rmSync, chmodSync } from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
+import { mkdirSync, rmSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { ActionStore } from './actions/store.js';
@@ -13,6 +13,7 @@ import { attachWebSocket } from './http/ws.js';
 import { SessionPool } from './shell/pool.js';
 import type { ServerConfig } from './config.js';
 import type { Logger } from './logger.js';
+import { makeRuntimeDir } from './runtime-dir.js';
 import { currentUser, lookupUser } from './users.js';
 import { VERSION } from './version.js';
 
@@ -36,8 +37,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   }
   if (switching) (process as unknown as { initgroups(u: string, g: number): void }).initgroups(user.name, user.gid); // sessions get the user's groups, not root's
 
-  const runtimeDir = mkdtempSync(join(tmpdir(), 'runtime-client-'));
-  chmodSync(runtimeDir, 0o711);
+  const runtimeDir = makeRuntimeDir(config.workingDir, log); // mode 0711, in any image (even one without /tmp)
   mkdirSync(join(runtimeDir, 'sessions'), { mode: 0o711 });
   mkdirSync(join(runtimeDir, 'static'), { mode: 0o711 });
 
@@ -57,6 +57,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const executor = new Executor(pool, new ActionStore(), log, files);
   const checkKey = keyChecker(config.apiKey);
   if (!config.apiKey) log.warn('SESSION_API_KEY is not set: every route is open to anyone who can reach the port');
+  if (!switching) log.warn({ user: user.name }, "the shells run as the server's own user: the sandbox user can reach the server (signal it, trace it, read its memory); --username keeps them apart");
 
   let isReady = false;
   const app = createApp({
