@@ -6,6 +6,9 @@ export const HTTP_STATUS = {
   bad_request: 400,
   unauthorized: 401,
   not_found: 404,
+  /** The request body did not arrive within the body timeout; the connection is closed. */
+  request_timeout: 408,
+  /** An id already used for a different action. */
   conflict: 409,
   payload_too_large: 413,
   internal: 500,

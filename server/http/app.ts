@@ -6,6 +6,7 @@ import type { Executor } from '../actions/executor.js';
 import type { SessionPool } from '../shell/pool.js';
 import type { Logger } from '../logger.js';
 import { registerFileRoutes } from '../files/routes.js';
+import { jsonBody } from './body.js';
 import type { Owner } from '../../protocol/archive/extract.js';
 
 export interface AppContext {
@@ -15,6 +16,8 @@ export interface AppContext {
   version: string;
   workingDir: string;
   maxBodyMb: number;
+  /** A JSON body must arrive whole within this many ms; else 408 `request_timeout` and the connection closes. Default 60000. */
+  bodyTimeoutMs?: number;
   checkKey: (given: unknown) => boolean;
   /** True once the default session is ready. */
   isReady: () => boolean;
@@ -24,11 +27,14 @@ export interface AppContext {
   fileOwner?: Owner;
 }
 
+/** How long a JSON body may take to arrive, in ms. */
+export const DEFAULT_BODY_TIMEOUT_MS = 60_000;
+
 export function createApp(ctx: AppContext): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  const json = express.json({ limit: `${ctx.maxBodyMb}mb`, type: () => true });
+  const json = jsonBody({ limitBytes: ctx.maxBodyMb * 2 ** 20, timeoutMs: ctx.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS });
 
   app.get('/alive', (_req, res) => {
     if (ctx.isReady()) res.json({ status: 'ok', version: ctx.version });
@@ -77,21 +83,18 @@ export function createApp(ctx: AppContext): express.Express {
   app.use((req, _res, next) => next(new ApiError('not_found', `no route ${req.method} ${req.path}`)));
 
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    const error = toApiError(err, ctx.maxBodyMb);
+    const error = toApiError(err);
     if (error.code === 'internal') ctx.log.error({ err }, 'request failed');
     res.status(error.status).json(error.toBody());
   });
   return app;
 }
 
-/** Maps body-parser and unknown errors onto the protocol's codes. */
-function toApiError(err: unknown, maxBodyMb: number): ApiError {
+/** Maps express's own 400s (a malformed URL parameter) and unknown errors onto the protocol's codes. */
+function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
-  const type = (err as { type?: string }).type;
-  if (type === 'entity.too.large') return new ApiError('payload_too_large', `the request body is larger than ${maxBodyMb} MiB`);
-  if (type === 'entity.parse.failed') return new ApiError('bad_request', `the request body is not valid JSON: ${(err as Error).message}`);
-  if (type && (err as { status?: number }).status === 400) return new ApiError('bad_request', (err as Error).message);
-  return new ApiError('internal', 'internal error: ' + (err as Error).message);
+  if ((err as { status?: number } | null)?.status === 400) return new ApiError('bad_request', (err as Error).message);
+  return new ApiError('internal', 'internal error: ' + (err as Error | null)?.message);
 }
 
 function resources(dir: string) {

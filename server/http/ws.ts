@@ -8,11 +8,15 @@ import { ApiError, validationError } from '../errors.js';
 import type { Executor } from '../actions/executor.js';
 import type { ActionRecord, Subscriber } from '../actions/record.js';
 import type { Logger } from '../logger.js';
+import { checkFrameLimitSupport, setFrameLimit } from './frame-limit.js';
+import { parseJson } from './json.js';
 
 /** Past this many bytes queued on a socket, output waits until the socket drains. */
 const HIGH_WATER_BYTES = 4 * 1024 * 1024;
 /** A socket without the key header must send an auth frame this soon, in ms. */
 const AUTH_TIMEOUT_MS = 5000;
+/** The largest frame a socket may send before it has authenticated: room for the auth frame, in bytes. */
+export const UNAUTHENTICATED_FRAME_BYTES = 4096;
 
 export interface WsContext {
   executor: Executor;
@@ -22,6 +26,7 @@ export interface WsContext {
 }
 
 export function attachWebSocket(server: Server, ctx: WsContext): WebSocketServer {
+  checkFrameLimitSupport();
   const wss = new WebSocketServer({ noServer: true, maxPayload: ctx.maxBodyMb * 1024 * 1024 });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const path = (req.url ?? '').split('?')[0];
@@ -47,31 +52,36 @@ class Connection {
     private readonly ctx: WsContext,
     private authed: boolean,
   ) {
-    const timer = (this.authTimer = authed
-      ? null
-      : setTimeout(() => {
+    ws.on('error', (err) => ctx.log.debug({ err }, 'websocket error'));
+    let timer: NodeJS.Timeout | null = null;
+    if (!authed) {
+      try {
+        setFrameLimit(ws, UNAUTHENTICATED_FRAME_BYTES);
+        timer = setTimeout(() => {
           this.send({ type: 'error', error: { code: 'unauthorized', message: `no auth frame within ${AUTH_TIMEOUT_MS / 1000} s` } });
           ws.close(4401, 'unauthorized');
-        }, AUTH_TIMEOUT_MS));
+        }, AUTH_TIMEOUT_MS);
+      } catch (err) {
+        // Without the small limit a client with no key could send a frame of any size: refuse it.
+        ctx.log.error({ err }, 'websocket refused');
+        ws.close(1011, 'server error');
+      }
+    }
+    this.authTimer = timer;
     ws.on('message', (data, isBinary) => this.onMessage(isBinary ? null : data.toString()));
     ws.on('close', () => {
       if (timer) clearTimeout(timer);
       for (const { record, sub } of this.following.values()) record.unsubscribe(sub);
       this.following.clear();
     });
-    ws.on('error', (err) => ctx.log.debug({ err }, 'websocket error'));
   }
 
   private onMessage(text: string | null): void {
     let frame: ClientFrame;
+    let parsed: unknown;
     try {
       if (text === null) throw new ApiError('bad_request', 'frames must be JSON text, not binary');
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(text);
-      } catch (e) {
-        throw new ApiError('bad_request', `the frame is not valid JSON: ${(e as Error).message}`);
-      }
+      parsed = parseJson(text, 'frame');
       const result = ClientFrame.safeParse(parsed);
       if (!result.success) throw validationError(result.error, '');
       frame = result.data;
@@ -83,6 +93,7 @@ class Connection {
         }
         this.authed = true;
         if (this.authTimer) clearTimeout(this.authTimer);
+        setFrameLimit(this.ws, this.ctx.maxBodyMb * 1024 * 1024);
         return;
       }
       if (!this.authed) throw new ApiError('unauthorized', 'send {"type":"auth","key":...} first');
@@ -96,13 +107,8 @@ class Connection {
       }
     } catch (e) {
       const error = e instanceof ApiError ? e : new ApiError('internal', (e as Error).message);
-      const id = (() => {
-        try {
-          return (JSON.parse(text ?? 'null') as { id?: unknown })?.id;
-        } catch {
-          return undefined;
-        }
-      })();
+      if (error.code === 'internal') this.ctx.log.error({ err: e }, 'websocket frame failed');
+      const id = typeof parsed === 'object' && parsed !== null ? (parsed as { id?: unknown }).id : undefined;
       this.send({ type: 'error', ...(typeof id === 'string' ? { id } : {}), error: error.toBody().error });
     }
   }

@@ -1,0 +1,43 @@
+// JSON from the network (request bodies, WebSocket frames), refused before parsing when it nests
+// too deep: JSON.parse and the schemas after it take time and memory per level, and a 10 MB
+// body of `[[[[...` froze the server for seconds.
+import { ApiError } from '../errors.js';
+
+/** Arrays and objects nested deeper than this are refused. Real requests nest 4 or 5 levels. */
+export const MAX_JSON_DEPTH = 100;
+
+/**
+ * The index of the bracket that first nests deeper than `maxDepth`, or -1. One linear pass;
+ * brackets inside strings do not count. Says nothing about validity: JSON.parse judges that.
+ */
+export function depthOverflowAt(text: string, maxDepth: number): number {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // a backslash escapes the next character, a quote included
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) {
+      inString = true;
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > maxDepth) return i;
+    } else if (c === 0x5d || c === 0x7d) {
+      depth--;
+    }
+  }
+  return -1;
+}
+
+/** Parses `text`; a 400 `bad_request` for invalid JSON or nesting past MAX_JSON_DEPTH. `what` names it in the message. */
+export function parseJson(text: string, what: string): unknown {
+  const at = depthOverflowAt(text, MAX_JSON_DEPTH);
+  if (at >= 0) {
+    throw new ApiError('bad_request', `the ${what} nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep (at character ${at})`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new ApiError('bad_request', `the ${what} is not valid JSON: ${(e as Error).message}`);
+  }
+}
