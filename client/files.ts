@@ -3,12 +3,13 @@
 // Used through RuntimeClient's upload(), download() and listFiles().
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { lstat, mkdir, rm } from 'node:fs/promises';
+import { lstat, mkdir, rm, rmdir } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
-import { basename, join, resolve } from 'node:path';
-import type { Writable } from 'node:stream';
+import { basename, dirname, join, resolve } from 'node:path';
+import { Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { ArchiveError } from '../protocol/archive/entries.js';
+import { describeBytes, UnpackBudget } from '../protocol/archive/budget.js';
+import { ArchiveError, ArchiveTooLargeError } from '../protocol/archive/entries.js';
 import { extractInto } from '../protocol/archive/extract.js';
 import { writeTar, writeZip } from '../protocol/archive/pack.js';
 import { untarStream, WRITE_BUFFER } from '../protocol/archive/untar.js';
@@ -42,8 +43,17 @@ export interface UploadResult {
 export interface DownloadOptions {
   /** Archive format on the wire. Default 'tar' (unpacked as it streams in; a zip is spooled to a temp file first). */
   format?: 'zip' | 'tar';
+  /**
+   * Bytes the archive may unpack to (file data and symlink targets), and bytes a zip may take
+   * while it is spooled. Past it the download fails with 'bad_action' and nothing is left.
+   * Default DEFAULT_MAX_UNPACKED_BYTES (10 GiB).
+   */
+  maxUnpackedBytes?: number;
   signal?: AbortSignal;
 }
+
+/** What a download may unpack to unless told, in bytes: 10 GiB, as the server's --max-unpacked-mb. */
+export const DEFAULT_MAX_UNPACKED_BYTES = 10 * 2 ** 30;
 
 export async function uploadPath(http: HttpTransport, url: string, localPath: string, destination: string, opts: UploadOptions = {}): Promise<UploadResult> {
   const st = await lstat(localPath).catch((e: Error) => {
@@ -72,22 +82,52 @@ export async function uploadPath(http: HttpTransport, url: string, localPath: st
 
 export async function downloadPath(http: HttpTransport, url: string, remotePath: string, localDir: string, opts: DownloadOptions = {}): Promise<string[]> {
   const format = opts.format ?? 'tar';
+  const maxBytes = opts.maxUnpackedBytes ?? DEFAULT_MAX_UNPACKED_BYTES;
+  if (typeof maxBytes !== 'number' || !(maxBytes >= 0)) throw new TypeError(`options.maxUnpackedBytes must be a non-negative number, got ${JSON.stringify(maxBytes)}`);
   const res = await open(http, url, 'download', { method: 'GET', path: `/download_files?${new URLSearchParams({ path: remotePath, format })}`, signal: opts.signal });
-  await mkdir(localDir, { recursive: true });
+  const made = await mkdir(localDir, { recursive: true });
   try {
-    if (format === 'tar') return await extractInto(localDir, (staging) => untarStream(res, staging));
+    if (format === 'tar') return await extractInto(localDir, (staging) => untarStream(res, staging, { maxBytes }));
     const spool = join(localDir, `.rc-download-${randomBytes(6).toString('hex')}.zip`);
     try {
-      await pipeline(res, createWriteStream(spool, { mode: 0o600, highWaterMark: WRITE_BUFFER }));
-      return await extractInto(localDir, (staging) => unzipFile(spool, staging));
+      await pipeline(res, capped(maxBytes), createWriteStream(spool, { mode: 0o600, highWaterMark: WRITE_BUFFER }));
+      return await extractInto(localDir, (staging) => unzipFile(spool, staging, { maxBytes }));
     } finally {
       await rm(spool, { force: true });
     }
   } catch (e) {
     res.destroy();
+    await removeEmptyDirs(localDir, made);
+    if (e instanceof ArchiveTooLargeError) {
+      throw new RuntimeError('bad_action', `download: the archive unpacks to more than ${describeBytes(maxBytes)} (maxUnpackedBytes); nothing was written`, { maxUnpackedBytes: maxBytes });
+    }
     if (e instanceof ArchiveError) throw new RuntimeError('bad_action', `download: ${e.message}`, { entry: e.entry });
     if (!res.complete) throw new RuntimeError('disconnected', `download: the connection closed before the whole archive arrived: ${(e as Error).message}`, e);
     throw e;
+  }
+}
+
+/** Passes bytes on until more than `maxBytes` have come: a zip that cannot unpack within the limit is not spooled whole. */
+function capped(maxBytes: number): Transform {
+  const budget = new UnpackBudget(maxBytes);
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      try {
+        budget.spend(chunk.length);
+        callback(null, chunk);
+      } catch (e) {
+        callback(e as Error);
+      }
+    },
+  });
+}
+
+/** Removes `leaf` and its parents up to `top` (the first directory mkdir made), as long as they are empty. */
+async function removeEmptyDirs(leaf: string, top: string | undefined): Promise<void> {
+  if (top === undefined) return;
+  for (let dir = resolve(leaf); ; dir = dirname(dir)) {
+    if (!(await rmdir(dir).then(() => true, () => false))) return; // not empty: something else is there now
+    if (dir === resolve(top) || dir === dirname(dir)) return;
   }
 }
 

@@ -1,5 +1,6 @@
 // Checking archive entry names and link targets so nothing lands outside the destination.
 import { posix } from 'node:path';
+import { LinkResolver, MAX_LINKS } from './links.js';
 
 export type EntryKind = 'file' | 'directory' | 'symlink' | 'hardlink';
 
@@ -47,7 +48,11 @@ export function safeEntryPath(raw: string): string {
   return normal;
 }
 
-/** Throws unless the symlink at `path` pointing at `target` resolves inside the destination. */
+/**
+ * Throws when the symlink at `path` pointing at `target` leaves the destination on its own (an
+ * absolute or empty target, too many `..`): checked as each link arrives. Where it leads through
+ * the archive's other links is checked by validateEntries.
+ */
 export function checkLinkTarget(path: string, target: string): void {
   if (target === '' || target.includes('\0')) throw bad(path, 'is a symlink with an empty target');
   if (posix.isAbsolute(target)) throw bad(path, `is a symlink to an absolute path (${target})`);
@@ -55,27 +60,64 @@ export function checkLinkTarget(path: string, target: string): void {
   if (resolved === '..' || resolved.startsWith('../')) throw bad(path, `is a symlink pointing outside the destination (${target})`);
 }
 
-/** Throws when `path` would be written through one of the symlinks in `links` (paths of symlink entries). */
-export function checkNotThroughLink(path: string, links: ReadonlySet<string>): void {
+/**
+ * Throws when `path` would be written through one of the symlinks in `links` (paths of symlink
+ * entries); `entry` names the entry to blame when `path` is a hard link's source.
+ */
+export function checkNotThroughLink(path: string, links: ReadonlySet<string>, entry = path): void {
   if (links.size === 0) return;
   let at = path.indexOf('/');
   while (at !== -1) {
     const prefix = path.slice(0, at);
-    if (links.has(prefix)) throw bad(path, `is written through the symlink ${prefix}`);
+    if (links.has(prefix)) throw bad(entry, entry === path ? `is written through the symlink ${prefix}` : `is a hard link to ${path}, which is reached through the symlink ${prefix}`);
     at = path.indexOf('/', at + 1);
   }
 }
 
-/** Checks the whole entry list before anything is written: names, links, paths through links. */
+/**
+ * Checks the whole entry list before any symlink is made (and, for a zip, before anything is
+ * written): names, paths through links, and where each symlink leads once every link of the
+ * archive exists (see links.ts). Entry paths and hard-link sources never pass through a symlink
+ * (refused), so they resolve to themselves; only symlink targets need resolving.
+ */
 export function validateEntries(entries: ArchiveEntry[]): void {
-  const links = new Set<string>();
+  const links = new Map<string, string>();
   for (const e of entries) {
-    if (e.kind === 'symlink') {
-      checkLinkTarget(e.path, e.target ?? '');
-      links.add(e.path);
-    }
+    if (e.kind !== 'symlink') continue;
+    checkLinkTarget(e.path, e.target ?? '');
+    if (links.has(e.path)) throw bad(e.path, 'is a symlink, and another entry has the same name');
+    links.set(e.path, e.target ?? '');
   }
-  for (const e of entries) checkNotThroughLink(e.path, links);
+  const names = new Set(links.keys());
+  for (const e of entries) {
+    checkNotThroughLink(e.path, names);
+    if (e.kind !== 'symlink' && links.has(e.path)) throw bad(e.path, 'is a symlink, and another entry has the same name');
+    if (e.kind === 'hardlink') checkNotThroughLink(e.target!, names, e.path);
+  }
+  const resolver = new LinkResolver(links);
+  for (const [path, target] of links) {
+    const r = resolver.resolve(path);
+    if (r.inside) continue;
+    const via = r.via.length === 0 ? '' : `, through the symlink${r.via.length > 1 ? 's' : ''} ${r.via.join(', ')}`;
+    if (r.why === 'above') throw bad(path, `is a symlink pointing outside the destination (${target}${via})`);
+    if (r.why === 'absolute') throw bad(path, `is a symlink to an absolute path (${target}${via})`);
+    throw bad(path, `is a symlink that cannot be resolved: it leads through more than ${MAX_LINKS} symlinks (${target}${via})`);
+  }
+}
+
+/**
+ * An archive that would unpack to more bytes than allowed; nothing of it was left on disk. The
+ * server answers 413 `payload_too_large`, the client throws a 'bad_action' RuntimeError.
+ */
+export class ArchiveTooLargeError extends ArchiveError {
+  constructor(
+    message: string,
+    /** The limit that was reached, in bytes. */
+    readonly limitBytes: number,
+  ) {
+    super(message);
+    this.name = 'ArchiveTooLargeError';
+  }
 }
 
 export function bad(entry: string, why: string): ArchiveError {

@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
+import { UnpackBudget, type UnpackLimits } from './budget.js';
 import { ArchiveError, bad, checkLinkTarget, checkNotThroughLink, isRootEntry, safeEntryPath, validateEntries, type ArchiveEntry } from './entries.js';
 
 /**
@@ -24,9 +25,10 @@ const FILES_IN_FLIGHT = 16;
 /**
  * Unpacks the tar read from `input` into the empty directory `into` (a staging directory: on an
  * error the caller removes it; every write has ended by then) and returns the entries written.
- * Modes and times are not applied here.
+ * Modes and times are not applied here. Past `limits.maxBytes` it fails with ArchiveTooLargeError.
  */
-export async function untarStream(input: Readable, into: string): Promise<ArchiveEntry[]> {
+export async function untarStream(input: Readable, into: string, limits: UnpackLimits = {}): Promise<ArchiveEntry[]> {
+  const budget = new UnpackBudget(limits.maxBytes ?? Infinity);
   const entries: ArchiveEntry[] = [];
   const files = new Set<string>();
   const links = new Set<string>();
@@ -58,6 +60,10 @@ export async function untarStream(input: Readable, into: string): Promise<Archiv
     if (isRootEntry(header.name)) return void stream.resume();
     const e = toEntry(header);
     checkNotThroughLink(e.path, links);
+    // A file's data is exactly its header's size (tar-stream hands over that many bytes, or fails
+    // when the input ends first), so this counts what is written, before any of it is.
+    if (e.kind === 'file') budget.spend(header.size ?? 0);
+    if (e.kind === 'symlink') budget.spend(Buffer.byteLength(e.target!));
     entries.push(e);
     // A file still opening under a name this entry needs as a directory: let it exist first, so
     // the clash is seen as one (not a directory quietly made where the file was to be).

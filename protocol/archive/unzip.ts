@@ -8,6 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { Transform, type Readable } from 'node:stream';
 import { ArchiveError, bad, isRootEntry, safeEntryPath, validateEntries, type ArchiveEntry } from './entries.js';
+import { UnpackBudget, type UnpackLimits } from './budget.js';
 import crc32 from './native-crc32.cjs';
 import { asArchiveError, Dirs, makeSymlinks, WRITE_BUFFER } from './untar.js';
 
@@ -22,8 +23,13 @@ const FILES_AT_ONCE = 4;
 
 type Zip = yauzl.ZipFile;
 
-/** Unpacks the zip at `zipPath` into the empty directory `into` (a staging directory); returns the entries written. */
-export async function unzipFile(zipPath: string, into: string): Promise<ArchiveEntry[]> {
+/**
+ * Unpacks the zip at `zipPath` into the empty directory `into` (a staging directory); returns the
+ * entries written. Past `limits.maxBytes` it fails with ArchiveTooLargeError: at once when the
+ * declared sizes say so, else once the bytes written do.
+ */
+export async function unzipFile(zipPath: string, into: string, limits: UnpackLimits = {}): Promise<ArchiveEntry[]> {
+  const budget = new UnpackBudget(limits.maxBytes ?? Infinity);
   let zip: Zip;
   let data: FileHandle | undefined;
   try {
@@ -41,7 +47,9 @@ export async function unzipFile(zipPath: string, into: string): Promise<ArchiveE
       const path = safeEntryPath(name);
       if (type === S_IFLNK) {
         if (z.uncompressedSize > MAX_LINK_BYTES) throw bad(name, 'is a symlink with an overlong target');
-        const target = (await readBuffer(await openStream(zip, z))).toString('utf8');
+        const bytes = await readBuffer(await openStream(zip, z));
+        budget.spend(bytes.length);
+        const target = bytes.toString('utf8');
         entries.push({ path, kind: 'symlink', mode: 0o777, target });
       } else if (type === S_IFDIR || name.endsWith('/')) {
         entries.push({ path, kind: 'directory', mode: unixMode & 0o7777 || 0o755, mtime: z.getLastModDate() });
@@ -50,15 +58,16 @@ export async function unzipFile(zipPath: string, into: string): Promise<ArchiveE
       }
     }
     validateEntries(entries);
+    const files = raw.flatMap((z, i) => (entries[i].kind === 'file' ? [{ z, path: entries[i].path }] : []));
+    budget.checkDeclared(budget.spentBytes + files.reduce((sum, { z }) => sum + z.uncompressedSize, 0));
     const dirs = new Dirs(into);
     for (const e of entries) if (e.kind === 'directory') await dirs.make(e.path);
-    const files = raw.flatMap((z, i) => (entries[i].kind === 'file' ? [{ z, path: entries[i].path }] : []));
     data = await open(zipPath, 'r');
     await writeFiles(files, async ({ z, path }, buf) => {
       await dirs.make(dirname(path));
       const dest = join(into, path);
-      if (z.compressionMethod === 0 && !z.isEncrypted()) await copyStored(zip, z, data!, buf, dest, path);
-      else await pipeline(await openStream(zip, z), crcChecked(z.crc32, path), createWriteStream(dest, { mode: 0o600, highWaterMark: WRITE_BUFFER }));
+      if (z.compressionMethod === 0 && !z.isEncrypted()) await copyStored(zip, z, data!, buf, dest, path, budget);
+      else await pipeline(await openStream(zip, z), crcChecked(z.crc32, path, budget), createWriteStream(dest, { mode: 0o600, highWaterMark: WRITE_BUFFER }));
     });
     await makeSymlinks(entries, dirs);
     return entries;
@@ -103,7 +112,7 @@ async function writeFiles<T extends { path: string }>(files: T[], write: (file: 
  * A stored entry's bytes copied from the zip with plain reads and writes (yauzl's streams read
  * 16 KiB at a time), its CRC-32 checked: a zip damaged in transit is refused, not unpacked.
  */
-async function copyStored(zip: Zip, z: yauzl.Entry, data: FileHandle, buf: Buffer, dest: string, path: string): Promise<void> {
+async function copyStored(zip: Zip, z: yauzl.Entry, data: FileHandle, buf: Buffer, dest: string, path: string, budget: UnpackBudget): Promise<void> {
   const { fileDataStart } = await zip.readLocalFileHeaderPromise(z, { minimal: true });
   const out = await open(dest, 'w', 0o600);
   try {
@@ -112,6 +121,7 @@ async function copyStored(zip: Zip, z: yauzl.Entry, data: FileHandle, buf: Buffe
       const { bytesRead } = await data.read(buf, 0, Math.min(buf.length, z.compressedSize - at), fileDataStart + at);
       if (bytesRead === 0) throw bad(path, 'ends past the end of the zip');
       const chunk = buf.subarray(0, bytesRead);
+      budget.spend(chunk.length);
       crc = crc32.unsigned(chunk, crc);
       for (let done = 0; done < chunk.length; ) done += (await out.write(chunk, done)).bytesWritten;
       at += bytesRead;
@@ -126,11 +136,19 @@ function damaged(path: string): ArchiveError {
   return bad(path, 'is damaged: its CRC-32 does not match its data');
 }
 
-/** A compressed entry's data passed on as it is inflated, failing at its end unless its CRC-32 is `expected`. */
-function crcChecked(expected: number, path: string): Transform {
+/**
+ * A compressed entry's data passed on as it is inflated, counted in `budget` (failing past its
+ * limit), and failing at its end unless its CRC-32 is `expected`.
+ */
+function crcChecked(expected: number, path: string, budget: UnpackBudget): Transform {
   let crc = 0;
   return new Transform({
     transform(chunk: Buffer, _encoding, callback) {
+      try {
+        budget.spend(chunk.length);
+      } catch (e) {
+        return callback(e as Error);
+      }
       crc = crc32.unsigned(chunk, crc);
       callback(null, chunk);
     },

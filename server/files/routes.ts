@@ -11,12 +11,20 @@ import { handleUpload, type Owner } from './upload.js';
 export interface FileRoutesContext {
   /** Uploads larger than this many MiB get 413. */
   maxUploadMb: number;
+  /**
+   * Archives (recursive uploads) that unpack to more than this many MiB get 413, and nothing of
+   * them is left. Default 10240.
+   */
+  maxUnpackedMb?: number;
   /** Owner of uploaded files when the server runs as root for another user. */
   owner?: Owner;
   /** Where relative or missing list_files paths start: the default session's cwd. */
   cwd: () => string;
   json: express.RequestHandler;
 }
+
+/** What an upload may unpack to when the server is not told, in MiB: the same as --max-upload-mb's default. */
+export const DEFAULT_MAX_UNPACKED_MB = 10240;
 
 export function registerFileRoutes(app: Express, ctx: FileRoutesContext): void {
   app.post('/upload_file', async (req, res, next) => {
@@ -38,6 +46,7 @@ export function registerFileRoutes(app: Express, ctx: FileRoutesContext): void {
         recursive: flag(query(req, 'recursive')),
         format: format(req),
         maxBytes,
+        maxUnpackedBytes: (ctx.maxUnpackedMb ?? DEFAULT_MAX_UNPACKED_MB) * 2 ** 20,
         owner: ctx.owner,
       });
       res.json({ destination, paths: result.paths, bytes: result.bytes });

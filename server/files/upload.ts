@@ -1,14 +1,15 @@
 // POST /upload_file: a file is streamed to a temp name beside its final one and renamed; an
 // archive is unpacked into a staging directory inside the destination (a tar as it streams in, a
 // zip from a temp file, since its index is at the end) and moved into place only once the whole
-// body arrived within the limit. No half-written file is ever visible.
+// body arrived within the limit (and, unpacked, within maxUnpackedBytes). No half-written file is
+// ever visible.
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { chmod, lchown, rename, rm } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Request } from 'express';
-import { ArchiveError } from '../../protocol/archive/entries.js';
+import { ArchiveError, ArchiveTooLargeError } from '../../protocol/archive/entries.js';
 import { stageArchive, type Owner, type Staged } from '../../protocol/archive/extract.js';
 import { untarStream, WRITE_BUFFER } from '../../protocol/archive/untar.js';
 import { unzipFile } from '../../protocol/archive/unzip.js';
@@ -23,6 +24,8 @@ export interface UploadOptions {
   recursive: boolean;
   format: 'zip' | 'tar';
   maxBytes: number;
+  /** What an archive may unpack to, in bytes; past it: 413 and nothing left. */
+  maxUnpackedBytes: number;
   owner?: Owner;
 }
 
@@ -34,6 +37,7 @@ export interface UploadResult {
 
 export async function handleUpload(req: Request, opts: UploadOptions): Promise<UploadResult> {
   const { destination, owner } = opts;
+  const limits = { maxBytes: opts.maxUnpackedBytes };
   if (!isAbsolute(destination)) throw new ApiError('bad_request', `destination must be an absolute path, got ${JSON.stringify(destination)}`);
   await makeDirs(destination, async (path) => owner && lchown(path, owner.uid, owner.gid));
   const tempPath = join(destination, `.rc-upload-${randomBytes(6).toString('hex')}.part`);
@@ -41,12 +45,12 @@ export async function handleUpload(req: Request, opts: UploadOptions): Promise<U
   try {
     const got = await receiveFile(req, opts.maxBytes, async (stream) => {
       if (opts.recursive && opts.format === 'tar') {
-        staged = await stageArchive(destination, (staging) => untarStream(stream, staging), { owner }).catch(archiveToApi);
+        staged = await stageArchive(destination, (staging) => untarStream(stream, staging, limits), { owner }).catch(archiveToApi);
         return;
       }
       await pipeline(stream, createWriteStream(tempPath, { mode: 0o600, highWaterMark: WRITE_BUFFER }));
     });
-    if (opts.recursive && opts.format === 'zip') staged = await stageArchive(destination, (staging) => unzipFile(tempPath, staging), { owner }).catch(archiveToApi);
+    if (opts.recursive && opts.format === 'zip') staged = await stageArchive(destination, (staging) => unzipFile(tempPath, staging, limits), { owner }).catch(archiveToApi);
     if (staged) return { paths: await (staged as Staged).commit(), bytes: got.bytes };
     const final = join(destination, got.filename);
     if (owner) await lchown(tempPath, owner.uid, owner.gid);
@@ -60,6 +64,10 @@ export async function handleUpload(req: Request, opts: UploadOptions): Promise<U
 }
 
 function archiveToApi(e: unknown): never {
+  if (e instanceof ArchiveTooLargeError) {
+    const mb = e.limitBytes / 2 ** 20;
+    throw new ApiError('payload_too_large', `the archive unpacks to more than ${mb} MiB (--max-unpacked-mb); nothing was extracted`, { max_unpacked_mb: mb });
+  }
   if (e instanceof ArchiveError) throw new ApiError('bad_request', e.message, e.entry === undefined ? undefined : { entry: e.entry });
   throw e;
 }

@@ -12,16 +12,19 @@ import tar from 'tar-stream';
 import yazl from 'yazl';
 import { RuntimeClient } from '../../client/index.js';
 import { KEY, startServer, type TestServer } from '../helpers/server.js';
+import { linkChain, tarOf, zipOf, type EvilEntry } from '../protocol/archive/evil.js';
 
 let server: TestServer;
 let small: TestServer;
+/** Archives may unpack to 1 MiB. */
+let tight: TestServer;
 let scratch: string;
 beforeAll(async () => {
-  [server, small] = await Promise.all([startServer(), startServer({ args: ['--max-upload-mb', '1'] })]);
+  [server, small, tight] = await Promise.all([startServer(), startServer({ args: ['--max-upload-mb', '1'] }), startServer({ args: ['--max-unpacked-mb', '1'] })]);
   scratch = mkdtempSync(join(tmpdir(), 'rc-transfer-'));
 });
 afterAll(async () => {
-  await Promise.all([server?.stop(), small?.stop()]);
+  await Promise.all([server?.stop(), small?.stop(), tight?.stop()]);
   rmSync(scratch, { recursive: true, force: true });
 });
 
@@ -280,6 +283,35 @@ describe('limits', () => {
     await client.close();
     expect((await fetch(`${small.url}/alive`)).status).toBe(200);
   });
+
+  it('answers 413 to a zip bomb (48 MiB of deflated zeros in a ~50 KB zip) over --max-unpacked-mb, leaving nothing', async () => {
+    const bomb = join(scratch, 'bomb.zip');
+    writeFileSync(bomb, await zipOf([0, 1, 2].map((i) => ({ name: `zeros/${i}.bin`, data: Buffer.alloc(16 * 2 ** 20) })), true));
+    expect(statSync(bomb).size).toBeLessThan(200_000);
+    const dest = join(scratch, 'bombed');
+    const up = await upload(tight, bomb, { destination: dest, recursive: 'true' }, 'bomb.zip');
+    expect(up.status).toBe(413);
+    expect(up.body.error).toMatchObject({ code: 'payload_too_large', message: 'the archive unpacks to more than 1 MiB (--max-unpacked-mb); nothing was extracted' });
+    expect(leftIn(dest)).toEqual([]);
+    // The same zip is fine where the limit is the default.
+    expect((await upload(server, bomb, { destination: dest, recursive: 'true' }, 'bomb.zip')).status).toBe(200);
+    expect(readdirSync(join(dest, 'zeros'))).toEqual(['0.bin', '1.bin', '2.bin']);
+  });
+
+  it('answers 413 when a streamed tar passes --max-unpacked-mb partway, leaving nothing, and keeps serving', async () => {
+    const src = join(scratch, 'unpacked-src');
+    mkdirSync(src);
+    for (const name of ['a.bin', 'b.bin']) writeFileSync(join(src, name), randomBytes(700 * 1024));
+    const dest = join(scratch, 'unpacked-limited');
+    const client = new RuntimeClient({ url: tight.url, apiKey: KEY });
+    for (const format of ['tar', 'zip'] as const) {
+      await expect(client.upload(src, dest, { format })).rejects.toMatchObject({ code: 'bad_action', data: { error: { code: 'payload_too_large', message: /unpacks to more than 1 MiB/ } } });
+      expect(leftIn(dest)).toEqual([]);
+    }
+    rmSync(join(src, 'b.bin'));
+    expect((await client.upload(src, dest)).paths).toEqual([join(dest, 'a.bin')]);
+    await client.close();
+  });
 });
 
 describe('hostile archives', () => {
@@ -317,6 +349,29 @@ describe('hostile archives', () => {
     expect(existsSync(`/tmp/${o}`)).toBe(false);
     expect(existsSync(`/etc/${o}`)).toBe(false);
   });
+
+  // Issue 10 item 3: links that each stay inside the destination alone, and lead out together.
+  const chains: [string, EvilEntry[], RegExp][] = [
+    ['x/l1 -> .. and l2 -> x/l1/..', linkChain(2), /^archive entry "l2" is a symlink pointing outside the destination \(x\/l1\/\.\., through the symlink x\/l1\)/],
+    ['a chain of 13 links to / and a link to /etc/passwd through it', [...linkChain(13), { name: 'passwd', link: 'l13/etc/passwd' }], /"l2" is a symlink pointing outside the destination/],
+    ['two symlinks that lead to each other', [{ name: 'a', link: 'b/c' }, { name: 'b', link: 'a' }], /"a" is a symlink that cannot be resolved: it leads through more than 40 symlinks/],
+  ];
+  it.each(chains.flatMap(([label, entries, message]) => (['tar', 'zip'] as const).map((format) => [format, label, entries, message] as const)))(
+    '%s: rejects %s with 400, writing nothing',
+    async (format, _label, entries, message) => {
+      const archive = join(scratch, `chain-${randomBytes(4).toString('hex')}.${format}`);
+      writeFileSync(archive, format === 'tar' ? await tarOf(entries) : await zipOf(entries));
+      const parent = join(scratch, `chain-parent-${randomBytes(4).toString('hex')}`);
+      const dest = join(parent, 'a', 'b');
+      mkdirSync(dest, { recursive: true });
+      const up = await upload(server, archive, { destination: dest, recursive: 'true', format }, `chain.${format}`);
+      expect(up.status).toBe(400);
+      expect(up.body.error.code).toBe('bad_request');
+      expect(up.body.error.message).toMatch(message);
+      expect(readdirSync(dest)).toEqual([]);
+      expect(readdirSync(parent)).toEqual(['a']);
+    },
+  );
 
   it('rejects a tar cut short (over the limit or not) and a tar whose entries clash, writing nothing', async () => {
     const good = join(scratch, 'good.tar');
@@ -440,6 +495,46 @@ describe("RuntimeClient's file helpers", () => {
     await expect(client.download(join(scratch, 'absent'), join(scratch, 'x'))).rejects.toMatchObject({ code: 'bad_action' });
     await expect(client.listFiles(join(scratch, 'absent'))).rejects.toMatchObject({ code: 'bad_action' });
     await expect(client.upload(join(scratch, 'absent'), dest)).rejects.toMatchObject({ code: 'bad_action' });
+    await client.close();
+  });
+
+  it('download refuses a served tree whose symlinks lead out of the download directory together (issue 10 item 3), leaving nothing', async () => {
+    const client = new RuntimeClient({ url: server.url, apiKey: KEY });
+    // What a hostile sandbox can make: each link stays inside on its own.
+    const served = join(scratch, 'served-chain');
+    mkdirSync(join(served, 'x'), { recursive: true });
+    writeFileSync(join(served, 'innocent.txt'), 'hello');
+    for (const e of [...linkChain(13), { name: 'passwd', link: 'l13/etc/passwd' }]) symlinkSync(e.link!, join(served, e.name));
+    for (const format of ['tar', 'zip'] as const) {
+      const local = join(scratch, `chain-download-${format}`, 'here');
+      await expect(client.download(served, local, { format })).rejects.toMatchObject({ code: 'bad_action', message: /"l2" is a symlink pointing outside the destination/ });
+      expect(existsSync(join(scratch, `chain-download-${format}`))).toBe(false);
+    }
+    // Without the chain, the same tree downloads.
+    for (const name of ['l2', 'passwd', ...linkChain(13).slice(2).map((e) => e.name)]) rmSync(join(served, name));
+    const local = join(scratch, 'chain-download-ok');
+    await client.download(served, local);
+    expect(snapshot(local)).toEqual(['innocent.txt 644 5 2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824', 'x/ dir 755', 'x/l1 link ..']);
+    await client.close();
+  });
+
+  it('download stops at maxUnpackedBytes (tar and zip), leaving nothing', async () => {
+    const client = new RuntimeClient({ url: server.url, apiKey: KEY });
+    const served = join(scratch, 'served-big');
+    mkdirSync(served);
+    for (const name of ['a.bin', 'b.bin']) writeFileSync(join(served, name), randomBytes(700 * 1024));
+    for (const format of ['tar', 'zip'] as const) {
+      const local = join(scratch, `big-download-${format}`);
+      await expect(client.download(served, local, { format, maxUnpackedBytes: 2 ** 20 })).rejects.toMatchObject({
+        code: 'bad_action',
+        message: 'download: the archive unpacks to more than 1 MiB (maxUnpackedBytes); nothing was written',
+        data: { maxUnpackedBytes: 2 ** 20 },
+      });
+      expect(existsSync(local)).toBe(false);
+      await client.download(served, local, { format, maxUnpackedBytes: 1500 * 1024 });
+      expect(snapshot(local)).toEqual(snapshot(served));
+    }
+    await expect(client.download(served, join(scratch, 'never'), { maxUnpackedBytes: -1 })).rejects.toThrow(new TypeError('options.maxUnpackedBytes must be a non-negative number, got -1'));
     await client.close();
   });
 });
