@@ -1,5 +1,6 @@
 // The wire contract shared by server and client: zod schemas and the types inferred from them.
 export {
+  SESSION_NAME_PATTERN,
   SessionName,
   RunArgs,
   ReadArgs,
@@ -23,6 +24,7 @@ export {
 export { HTTP_STATUS, ErrorBody } from './errors.js';
 export type { ErrorCode } from './errors.js';
 export { ClientFrame, ServerFrame } from './ws.js';
+export { SessionInfo, SessionList, SessionEnded } from './sessions.js';
 
 /** Default port the server listens on. */
 export const DEFAULT_PORT = 60000;

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULTS, defaultPort, defaultShell, envNumber, portOf, type ServerConfig } from './config.js';
+import { DEFAULTS, defaultPort, defaultShell, envNumber, portOf, positiveFlag, type ServerConfig } from './config.js';
 import { UsageError } from './errors.js';
 import { hideSecrets } from './secrets.js';
 import { VERSION } from './version.js';
@@ -41,6 +41,13 @@ Options:
   --api-key-file FILE   read the API key from FILE instead of SESSION_API_KEY
   --max-body-mb N       JSON body limit in MiB (default ${DEFAULTS.maxBodyMb})
   --max-upload-mb N     upload_file limit in MiB (default ${DEFAULTS.maxUploadMb})
+  --max-unpacked-mb N   what one uploaded archive may unpack to, in MiB (default ${DEFAULTS.maxUnpackedMb})
+  --body-timeout N      seconds a JSON body has to arrive whole (default ${DEFAULTS.bodyTimeoutSeconds})
+  --max-sessions N      named sessions at once; past it the one idle longest is ended (default ${DEFAULTS.maxSessions})
+  --max-spill-mb N      disk for the whole outputs of truncated observations, in MiB (default ${DEFAULTS.maxSpillMb})
+  --shell-start-timeout N
+                        seconds an action waits for a new shell's first prompt; a slower shell is
+                        left running and the action says so (default ${DEFAULTS.shellStartTimeoutSeconds})
   -h, --help            show this help
   -v, --version         print the version
 
@@ -77,6 +84,11 @@ async function serve(argv: string[]): Promise<void> {
       'api-key-file': { type: 'string' },
       'max-body-mb': { type: 'string' },
       'max-upload-mb': { type: 'string' },
+      'max-unpacked-mb': { type: 'string' },
+      'body-timeout': { type: 'string' },
+      'max-sessions': { type: 'string' },
+      'max-spill-mb': { type: 'string' },
+      'shell-start-timeout': { type: 'string' },
     },
   });
   const env = process.env;
@@ -96,6 +108,11 @@ async function serve(argv: string[]): Promise<void> {
     maxOutputChars: Math.floor(envNumber(env, 'MAX_OUTPUT_CHARS', DEFAULTS.maxOutputChars)),
     maxBodyMb,
     maxUploadMb,
+    maxUnpackedMb: positiveFlag('max-unpacked-mb', values['max-unpacked-mb'], DEFAULTS.maxUnpackedMb),
+    bodyTimeoutSeconds: positiveFlag('body-timeout', values['body-timeout'], DEFAULTS.bodyTimeoutSeconds),
+    maxSessions: positiveFlag('max-sessions', values['max-sessions'], DEFAULTS.maxSessions, true),
+    maxSpillMb: positiveFlag('max-spill-mb', values['max-spill-mb'], DEFAULTS.maxSpillMb),
+    shellStartTimeoutSeconds: positiveFlag('shell-start-timeout', values['shell-start-timeout'], DEFAULTS.shellStartTimeoutSeconds),
   };
   const secretWarnings = hideSecrets(); // the key is read: out of process.env and /proc/<pid>/environ
   // Loaded here, not at the top, so `probe` (a health check run every few seconds) stays cheap.

@@ -1,7 +1,7 @@
 // Server settings: CLI flags, then environment, then defaults. Every unit is in the name.
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { ApiError, UsageError } from './errors.js';
+import { UsageError } from './errors.js';
 
 export interface ServerConfig {
   /** Listen address. Default 0.0.0.0. */
@@ -26,6 +26,16 @@ export interface ServerConfig {
   maxBodyMb: number;
   /** Uploads (POST /upload_file) above this many MiB get 413. Default 10240. */
   maxUploadMb?: number;
+  /** An archive that would unpack to more than this many MiB gets 413, and nothing is left. Default 10240. */
+  maxUnpackedMb?: number;
+  /** A JSON body must arrive whole within this many seconds. Default 60. */
+  bodyTimeoutSeconds?: number;
+  /** The most named sessions at once; past it the one idle longest is ended. Default 100. */
+  maxSessions: number;
+  /** All spill files (whole outputs of truncated observations) together, in MiB. Default 512. */
+  maxSpillMb: number;
+  /** How long an action waits for a new shell's first prompt before it answers that the shell is still starting, in seconds. Default 15. */
+  shellStartTimeoutSeconds: number;
 }
 
 export const DEFAULTS = {
@@ -36,6 +46,11 @@ export const DEFAULTS = {
   maxOutputChars: 30000,
   maxBodyMb: 10,
   maxUploadMb: 10240,
+  maxUnpackedMb: 10240,
+  bodyTimeoutSeconds: 60,
+  maxSessions: 100,
+  maxSpillMb: 512,
+  shellStartTimeoutSeconds: 15,
 } as const;
 
 /** Reads a positive number from the environment, with a clear error for anything else. */
@@ -44,7 +59,7 @@ export function envNumber(env: NodeJS.ProcessEnv, name: string, fallback: number
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
   if (!Number.isFinite(value) || value <= 0) {
-    throw new ApiError('bad_request', `${name} must be a positive number, got ${JSON.stringify(raw)}`);
+    throw new UsageError(`${name} must be a positive number, got ${JSON.stringify(raw)}`);
   }
   return value;
 }
@@ -68,4 +83,14 @@ export function portOf(raw: string | undefined, fallback: number): number {
   const port = Number(raw);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be an integer from 0 to 65535, got ${JSON.stringify(raw)}`);
   return port;
+}
+
+/** A flag that takes a positive number (`integer`: a whole one), or `fallback` when absent. */
+export function positiveFlag(name: string, raw: string | undefined, fallback: number, integer = false): number {
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value))) {
+    throw new UsageError(`--${name} must be a positive ${integer ? 'integer' : 'number'}, got ${JSON.stringify(raw)}`);
+  }
+  return value;
 }

@@ -1,6 +1,6 @@
 // Starting and stopping one runtime-client server: sessions, actions, HTTP and WS on one port.
 import { createServer, type Server } from 'node:http';
-import { mkdirSync, rmSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -10,7 +10,10 @@ import { FileActions } from './actions/files/index.js';
 import { createApp } from './http/app.js';
 import { keyChecker } from './http/auth.js';
 import { attachWebSocket } from './http/ws.js';
-import { SessionPool } from './shell/pool.js';
+import { DEFAULT_SESSION, SessionPool } from './shell/pool.js';
+import { rcScript } from './shell/marks.js';
+import { SpillFiles } from './shell/spill.js';
+import { sessionInitPath } from './shell/init.js';
 import type { ServerConfig } from './config.js';
 import type { Logger } from './logger.js';
 import { makeRuntimeDir } from './runtime-dir.js';
@@ -38,8 +41,12 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   if (switching) (process as unknown as { initgroups(u: string, g: number): void }).initgroups(user.name, user.gid); // sessions get the user's groups, not root's
 
   const runtimeDir = makeRuntimeDir(config.workingDir, log); // mode 0711, in any image (even one without /tmp)
-  mkdirSync(join(runtimeDir, 'sessions'), { mode: 0o711 });
-  mkdirSync(join(runtimeDir, 'static'), { mode: 0o711 });
+  // One rc file for every shell; it holds no secret (marks.ts), and only the server can write it.
+  const rcPath = join(runtimeDir, 'bashrc');
+  writeFileSync(rcPath, rcScript(), { mode: 0o644, flag: 'wx' });
+  const initPath = sessionInitPath();
+  if (!initPath) log.warn('session-init was not found beside the server: processes a session moves out of its session (setsid) will outlive it');
+  const spills = new SpillFiles(config.maxSpillMb * 2 ** 20);
 
   const env = sessionEnv(process.env, user, switching);
   const pool = new SessionPool({
@@ -48,13 +55,26 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     env,
     user: switching ? user : undefined,
     runtimeDir,
+    rcPath,
+    initPath,
+    spills,
+    maxSessions: config.maxSessions,
+    startTimeoutMs: config.shellStartTimeoutSeconds * 1000,
+    onEvict: (name) => log.info({ session: name, maxSessions: config.maxSessions }, 'session ended to make room (it was idle longest)'),
     noChangeTimeoutSeconds: config.noChangeTimeoutSeconds,
     maxOutputChars: config.maxOutputChars,
     username: user.name,
     hostname: hostname(),
   });
   const files = new FileActions(switching ? { uid: user.uid, gid: user.gid, groups: [...new Set([user.gid, ...(process.getgroups?.() ?? [])])] } : undefined);
-  const executor = new Executor(pool, new ActionStore(), log, files);
+  // A result leaving the store takes its spill file with it.
+  const store = new ActionStore({
+    onEvict: (record) => {
+      const extras = (record.observation as { extras?: { full_output_path?: unknown } } | null)?.extras;
+      if (typeof extras?.full_output_path === 'string') spills.remove(extras.full_output_path);
+    },
+  });
+  const executor = new Executor(pool, store, log, files);
   const checkKey = keyChecker(config.apiKey);
   if (!config.apiKey) log.warn('SESSION_API_KEY is not set: every route is open to anyone who can reach the port');
   if (!switching) log.warn({ user: user.name }, "the shells run as the server's own user: the sandbox user can reach the server (signal it, trace it, read its memory); --username keeps them apart");
@@ -68,6 +88,8 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     workingDir: config.workingDir,
     maxBodyMb: config.maxBodyMb,
     maxUploadMb: config.maxUploadMb,
+    maxUnpackedMb: config.maxUnpackedMb,
+    bodyTimeoutMs: (config.bodyTimeoutSeconds ?? 60) * 1000,
     fileOwner: switching ? { uid: user.uid, gid: user.gid } : undefined,
     checkKey,
     isReady: () => isReady,
@@ -76,12 +98,18 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   server.keepAliveTimeout = 65_000;
   const wss = attachWebSocket(server, { executor, log, checkKey, maxBodyMb: config.maxBodyMb });
 
-  const defaultSession = pool.get('default');
+  const defaultSession = pool.get(DEFAULT_SESSION);
   const ready = defaultSession.ready.then(() => {
     isReady = true;
     log.info({ shellPid: defaultSession.pid }, 'default session ready');
   });
   ready.catch((err) => log.error({ err }, 'the default session could not start'));
+  const slowStart = setTimeout(
+    () => log.warn({ seconds: config.shellStartTimeoutSeconds }, 'the default session is still starting (its rc files are slow); /alive answers 503 until it is ready'),
+    config.shellStartTimeoutSeconds * 1000,
+  );
+  slowStart.unref();
+  ready.finally(() => clearTimeout(slowStart)).catch(() => {});
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -99,7 +127,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
         server.close();
         for (const client of wss.clients) client.terminate();
         server.closeAllConnections();
-        pool.closeAll();
+        await pool.closeAll();
         rmSync(runtimeDir, { recursive: true, force: true });
       })()),
   };

@@ -10,41 +10,61 @@ const FIELD = '\x1f';
 const MAX_MARK = 8192;
 
 export interface Mark {
-  /** `P` from PROMPT_COMMAND (authoritative), `S` from PS1 (the fallback when PROMPT_COMMAND was replaced). */
-  source: 'P' | 'S';
+  /**
+   * `P` from PROMPT_COMMAND (authoritative; an `S` of the same prompt follows), `Q` the same
+   * with no `S` following (stderr is not the terminal, so PS1 carries none), `S` from PS1 (the
+   * fallback when a command replaced PROMPT_COMMAND).
+   */
+  source: 'P' | 'Q' | 'S';
   exitCode: number;
   pythonPath: string | null;
   cwd: string;
 }
 
 /**
- * The rc file the session's bash reads: the user's usual rc files first, then the hooks, so
- * nothing the user's files set can displace them. Each prompt prints two marks: PROMPT_COMMAND
- * prints one with the exit status it captured first thing (`$?` in PS1 is stale after a parse
- * error), and PS1 carries a second one, used only when a command replaced PROMPT_COMMAND.
- * PROMPT_COMMAND also puts PS1 back, so a command that rewrites PS1 (a virtualenv's activate)
- * leaves no prompt text in the output. Everything here must survive `set -euo pipefail`.
+ * The rc file every session's bash reads. It holds no secret: its first line reads the mark's
+ * nonce from the terminal (the server types it; `read -s`, so the terminal does not echo it), so
+ * the nonce is in no file, argument or environment that a program in the session could read.
+ * Then the user's usual rc files, then the hooks, so nothing the user's files set can displace
+ * them. Each prompt prints two marks: PROMPT_COMMAND prints one with the exit status it captured
+ * first thing (`$?` in PS1 is stale after a parse error), straight to the terminal (/dev/tty), so
+ * `exec 2>file` or `exec >file` in the session cannot divert it; PS1 carries a second one, used
+ * only when a command replaced PROMPT_COMMAND, and set only while stderr is the terminal (bash
+ * prints the prompt on stderr: a redirected stderr would receive the nonce). PROMPT_COMMAND also
+ * puts PS1 back, so a command that rewrites PS1 (a virtualenv's activate) leaves no prompt text
+ * in the output. Everything here must survive `set -euo pipefail`.
  */
-export function rcScript(nonce: string): string {
+export function rcScript(): string {
   return `# runtime-client session hooks (generated)
+IFS= builtin read -r -s __rc_nonce || __rc_nonce=
+builtin declare -r __rc_nonce
 [ -r /etc/bash.bashrc ] && . /etc/bash.bashrc
 [ -r "$HOME/.bashrc" ] && . "$HOME/.bashrc"
 set +o history +H 2>/dev/null || :
-__rc_ps1=$'${MARK_START}${nonce};S;'"\\\${?};\\\${__rc_py-}"$'${FIELD}'"\\\${PWD}"$'${MARK_END}'
+__rc_ps1=$'${MARK_START}'"$__rc_nonce"';S;\${?};\${__rc_py-}'$'${FIELD}''\${PWD}'$'${MARK_END}'
+__rc_mark() {
+  builtin printf '${MARK_START}%s;%s;%s;%s${FIELD}%s${MARK_END}' "$__rc_nonce" "$1" "\${__rc_ec-0}" "$__rc_py" "$PWD"
+}
 __rc_prompt() {
   hash python 2>/dev/null || hash python3 2>/dev/null || :
   __rc_py=\${BASH_CMDS[python]-\${BASH_CMDS[python3]-}}
-  builtin printf '${MARK_START}%s;P;%s;%s${FIELD}%s${MARK_END}' '${nonce}' "\${__rc_ec-0}" "\$__rc_py" "\$PWD" >&2
-  PS1=$__rc_ps1 PS2='' PS0=''
+  if [ -t 2 ]; then PS1=$__rc_ps1 __rc_src=P; else PS1= __rc_src=Q; fi
+  { __rc_mark $__rc_src >/dev/tty; } 2>/dev/null || __rc_mark $__rc_src >&2
+  PS2='' PS0=''
 }
 if [[ "$(declare -p PROMPT_COMMAND 2>/dev/null)" == "declare -a"* ]]; then
   PROMPT_COMMAND=('__rc_ec=$?' "\${PROMPT_COMMAND[@]}" __rc_prompt)
 else
   __rc_nl=$'\\n'
-  PROMPT_COMMAND="__rc_ec=\\$?\${__rc_nl}\${PROMPT_COMMAND:+\$PROMPT_COMMAND\$__rc_nl}__rc_prompt"
+  PROMPT_COMMAND="__rc_ec=\\$?\${__rc_nl}\${PROMPT_COMMAND:+$PROMPT_COMMAND$__rc_nl}__rc_prompt"
 fi
 PS1=$__rc_ps1 PS2='' PS0=''
 `;
+}
+
+/** What the server types first into a new shell: the nonce, read by rcScript's first line. */
+export function nonceLine(nonce: string): string {
+  return nonce + '\r';
 }
 
 /** The longest command line sent inline; longer ones go through a file (a tty line holds 4095 bytes). */
@@ -119,7 +139,7 @@ export class MarkScanner {
     const head = this.nonce + ';';
     if (!body.startsWith(head)) return null;
     const source = body[head.length];
-    if ((source !== 'P' && source !== 'S') || body[head.length + 1] !== ';') return null;
+    if ((source !== 'P' && source !== 'Q' && source !== 'S') || body[head.length + 1] !== ';') return null;
     const semi1 = head.length + 1;
     const semi2 = body.indexOf(';', semi1 + 1);
     const sep = body.indexOf(FIELD, semi2 + 1);

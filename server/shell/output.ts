@@ -1,14 +1,25 @@
 // The output of one observation: kept whole up to a limit, beyond it the head and the tail in
-// memory and the whole in a file, so memory stays bounded whatever a command prints.
-import { closeSync, openSync, writeSync } from 'node:fs';
+// memory and the whole in a spill file, so memory stays bounded whatever a command prints.
+// Nothing a command does can make this throw: when the file cannot be created or written (a full
+// disk, the spill budget used up), the head and tail are still returned, and the note says how
+// much of the output was saved and why not all.
+import { closeSync, writeSync } from 'node:fs';
+import type { SpillFiles } from './spill.js';
 
 export interface CapturedOutput {
   text: string;
   truncated: boolean;
   /** Characters the command printed in this observation. */
   totalChars: number;
-  /** The file holding the whole output, when truncated. */
+  /** The file holding the whole output (or its first part, see `text`), when truncated. */
   fullOutputPath?: string;
+}
+
+/** Where the whole of a long output goes. */
+export interface SpillTarget {
+  files: SpillFiles;
+  /** Creates the file; its errors are caught and reported in the note. */
+  create(): { fd: number; path: string };
 }
 
 export class OutputCapture {
@@ -17,18 +28,18 @@ export class OutputCapture {
   private head = '';
   private tailParts: string[] = [];
   private tailSize = 0;
+  private spilling = false;
   private fd: number | null = null;
   private path: string | null = null;
+  /** Characters written to the file so far. */
+  private savedChars = 0;
+  /** Why the file stopped (or never started) receiving output. */
+  private failure: string | null = null;
 
-  /**
-   * @param maxChars content longer than this is truncated to about half head, half tail.
-   * @param spillPath called once, when the limit is first exceeded: where to write the whole.
-   * @param onSpill called with the opened path (to chown it to the session user).
-   */
+  /** @param maxChars content longer than this is truncated to about half head, half tail. */
   constructor(
     private readonly maxChars: number,
-    private readonly spillPath: () => string,
-    private readonly onSpill: (path: string) => void = () => {},
+    private readonly target: SpillTarget,
   ) {}
 
   get length(): number {
@@ -38,12 +49,12 @@ export class OutputCapture {
   push(text: string): void {
     if (!text) return;
     this.size += text.length;
-    if (this.fd === null) {
+    if (!this.spilling) {
       this.parts.push(text);
       if (this.size > this.maxChars) this.spill();
       return;
     }
-    writeSync(this.fd, text);
+    this.save(text);
     this.pushTail(text);
   }
 
@@ -51,25 +62,34 @@ export class OutputCapture {
   take(): CapturedOutput {
     const totalChars = this.size;
     let result: CapturedOutput;
-    if (this.fd === null) {
+    if (!this.spilling) {
       result = { text: this.parts.join(''), truncated: false, totalChars };
     } else {
-      closeSync(this.fd);
+      this.closeFile();
       const tail = this.tailParts.join('').slice(-this.tailBudget());
       const omitted = totalChars - this.head.length - tail.length;
-      const note =
-        `\n[... Observation truncated due to length: ${omitted} characters omitted. ` +
-        `The whole output (${totalChars} characters) is in ${this.path} ...]\n`;
-      result = { text: this.head + note + tail, truncated: true, totalChars, fullOutputPath: this.path! };
+      let where: string;
+      if (this.failure === null) where = `The whole output (${totalChars} characters) is in ${this.path}`;
+      else if (this.path && this.savedChars > 0) where = `Only its first ${this.savedChars} characters could be saved, in ${this.path}: ${this.failure}`;
+      else where = `The full output could not be saved: ${this.failure}`;
+      const note = `\n[... Observation truncated due to length: ${omitted} characters omitted. ${where} ...]\n`;
+      result = { text: this.head + note + tail, truncated: true, totalChars, ...(this.path ? { fullOutputPath: this.path } : {}) };
     }
     this.parts = [];
     this.size = 0;
     this.head = '';
     this.tailParts = [];
     this.tailSize = 0;
-    this.fd = null;
+    this.spilling = false;
     this.path = null;
+    this.savedChars = 0;
+    this.failure = null;
     return result;
+  }
+
+  /** Stops writing (the command is over, or its session ended). */
+  close(): void {
+    this.closeFile();
   }
 
   private tailBudget(): number {
@@ -79,12 +99,46 @@ export class OutputCapture {
   private spill(): void {
     const all = this.parts.join('');
     this.parts = [];
-    this.path = this.spillPath();
-    this.fd = openSync(this.path, 'w', 0o600);
-    this.onSpill(this.path);
-    writeSync(this.fd, all);
+    this.spilling = true;
+    try {
+      const { fd, path } = this.target.create();
+      this.fd = fd;
+      this.path = path;
+    } catch (e) {
+      this.failure = reason(e);
+    }
+    this.save(all);
     this.head = all.slice(0, Math.floor(this.maxChars / 2));
     this.pushTail(all.slice(this.head.length));
+  }
+
+  private save(text: string): void {
+    if (this.fd === null || this.path === null) return;
+    const bytes = Buffer.byteLength(text);
+    if (!this.target.files.reserve(this.path, bytes)) {
+      this.failure = 'the disk budget for saved outputs is used up';
+      this.closeFile();
+      return;
+    }
+    try {
+      const buffer = Buffer.from(text);
+      for (let at = 0; at < buffer.length; ) at += writeSync(this.fd, buffer, at);
+      this.savedChars += text.length;
+    } catch (e) {
+      this.failure = reason(e);
+      this.closeFile();
+    }
+  }
+
+  private closeFile(): void {
+    if (this.fd === null) return;
+    try {
+      closeSync(this.fd);
+    } catch {
+      // the data is written or lost either way
+    }
+    this.fd = null;
+    if (this.path) this.target.files.finished(this.path);
   }
 
   private pushTail(text: string): void {
@@ -97,4 +151,9 @@ export class OutputCapture {
       this.tailSize = joined.length;
     }
   }
+}
+
+function reason(e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  return err.code ? `${err.code} (${err.message})` : String(err?.message ?? e);
 }

@@ -1,16 +1,19 @@
 // The `run` semantics of PROTOCOL.md on top of one named shell session: a command at a time,
 // soft and hard timeouts that never kill, continuation, input and control keys, refusal of a new
 // command while one runs, and a fresh shell after the old one exits.
-import { chownSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
 import type { RunArgs, RunObservation, ErrorObservation } from '../../protocol/index.js';
 import { OutputCapture } from './output.js';
 import { TextCleaner } from './clean.js';
 import { ShellSession, type Completion, type ShellOptions } from './session.js';
+import type { SpillFiles } from './spill.js';
+import { ApiError } from '../errors.js';
 
-export interface RunnerOptions extends Omit<ShellOptions, 'dir'> {
-  /** This session's private directory (rc file, long commands, spilled output). */
-  dir: string;
+export interface RunnerOptions extends ShellOptions {
+  /** How long a new shell may take to show its first prompt before an action gives up on it, in ms. Default 15000. */
+  startTimeoutMs?: number;
+  /** The spill files of every session (one disk budget). */
+  spills: SpillFiles;
   /** Seconds without new output before a non-blocking command returns. */
   noChangeTimeoutSeconds: number;
   /** `content` longer than this is truncated. */
@@ -42,7 +45,14 @@ interface Command {
   /** Called when the action waiting on the command returns (see `execute`'s input bypass). */
   settled: ((ending: Ending) => void)[];
   lastOutputAt: number;
+  /** The foreground process group the first `C-c` went to (null: the shell itself). */
+  interruptedGroup: number | null;
+  /** `C-c`s sent to this command. */
+  interrupts: number;
 }
+
+/** Quoted commands in suffixes are cut to this many characters. */
+const QUOTE_CHARS = 200;
 
 type Ending = 'done' | 'soft' | 'hard' | 'refused';
 
@@ -50,14 +60,18 @@ export class CommandRunner {
   private shell: ShellSession;
   private command: Command | null = null;
   private queue: Promise<unknown> = Promise.resolve();
-  private spills = 0;
   private closed = false;
   /** Why the last shell went away, reported with the next completion. */
   private restartNote = '';
+  /** Actions queued or in progress. */
+  private pending = 0;
+  /** When an action last started or finished here (ms since epoch). */
+  lastUsedAt = Date.now();
 
   constructor(private readonly options: RunnerOptions) {
-    mkdirSync(options.dir, { recursive: true, mode: 0o700 });
-    if (options.user) chownSync(options.dir, options.user.uid, options.user.gid);
+    // Owned by the server and not writable by the session user: nothing can be planted at the
+    // names the server creates here (see spill.ts).
+    mkdirSync(options.dir, { recursive: true, mode: 0o711 });
     this.shell = this.spawn();
   }
 
@@ -79,25 +93,48 @@ export class CommandRunner {
     return this.shell.state === 'running';
   }
 
+  /** True when nothing runs and no action is queued or in progress: the session may be evicted. */
+  get idle(): boolean {
+    return this.pending === 0 && this.shell.state !== 'running';
+  }
+
+  /** starting, idle, running, dead, or ended (closed for good). */
+  get state(): string {
+    return this.closed ? 'ended' : this.shell.state;
+  }
+
   /** Runs one `run` action; actions on a session are handled one at a time, in arrival order. */
   execute(args: RunArgs, timeoutSeconds: number | undefined, sink: OutputSink | null): Promise<RunObservation | ErrorObservation> {
     // Input for a command someone is already waiting on (a streamed command and its Ctrl-C) cannot
     // queue behind that wait: it goes to the terminal now.
     const command = this.command;
+    this.lastUsedAt = Date.now();
     if (args.is_input && command?.wake) return this.inputDuringWait(command, args);
+    this.pending++;
     const result = this.queue.then(() => this.dispatch(args, timeoutSeconds, sink));
     this.queue = result.catch(() => {});
-    return result;
+    return result.finally(() => {
+      this.pending--;
+      this.lastUsedAt = Date.now();
+    });
   }
 
-  /** Ends the shell and everything it started. */
-  close(): void {
+  /** Resolves when the shell is ready, or throws `unavailable` when it is still starting after the start timeout. */
+  async waitReady(): Promise<void> {
+    const slow = await this.ensureShell();
+    if (slow) throw new ApiError('unavailable', slow.content.replace(/^ERROR: /, ''));
+  }
+
+  /** Ends the shell and everything it started, for good. Resolves when they are gone. */
+  close(): Promise<void> {
     this.closed = true;
-    this.shell.close();
+    return this.shell.close();
   }
 
   private async dispatch(args: RunArgs, timeoutSeconds: number | undefined, sink: OutputSink | null): Promise<RunObservation | ErrorObservation> {
-    await this.ensureShell();
+    if (this.closed) return errorObservation('ERROR: This session was ended; send the action again to start a new one.', 'session_ended');
+    const starting = await this.ensureShell();
+    if (starting) return starting;
     const command = this.command;
     const running = command !== null && command.completion === null;
     if (args.is_input) {
@@ -110,13 +147,10 @@ export class CommandRunner {
       return this.wait(command, args, timeoutSeconds, sink, PREVIOUS);
     }
     if (running) return this.observe(command, args, 'refused', PREVIOUS, timeoutSeconds);
+    const { dir, user, spills } = this.options;
     const next: Command = {
       text: args.command,
-      capture: new OutputCapture(
-        this.options.maxOutputChars,
-        () => join(this.options.dir, `output-${Date.now()}-${++this.spills}.log`),
-        (path) => this.options.user && chownSync(path, this.options.user.uid, this.options.user.gid),
-      ),
+      capture: new OutputCapture(this.options.maxOutputChars, { files: spills, create: () => spills.create(dir, user) }),
       cleaner: new TextCleaner(),
       interrupted: false,
       completion: null,
@@ -124,9 +158,16 @@ export class CommandRunner {
       wake: null,
       settled: [],
       lastOutputAt: Date.now(),
+      interruptedGroup: null,
+      interrupts: 0,
     };
+    try {
+      this.shell.run(args.command);
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      return errorObservation(`ERROR: The command was not run: its text could not be handed to the shell (${err.code ?? err.message}). The session is idle.`, 'command_not_written');
+    }
     this.command = next;
-    this.shell.run(args.command);
     return this.wait(next, args, timeoutSeconds, sink, '');
   }
 
@@ -176,16 +217,32 @@ export class CommandRunner {
     });
   }
 
-  /** Writes `text` and Enter, or a control key (`C-c`) as its byte. */
+  /**
+   * Writes `text` and Enter, or a control key (`C-c`) as its byte. A second `C-c` to a command
+   * that is still running ends the foreground job it went to (SIGKILL to its process group), or,
+   * when the shell itself was in the foreground (a builtin loop that traps SIGINT), the shell
+   * (the session restarts).
+   */
   private sendInput(command: Command, text: string): void {
     const key = /^C-([a-z])$/i.exec(text);
-    if (key) {
-      const letter = key[1]!.toUpperCase();
-      if (letter === 'C') command.interrupted = true;
-      this.shell.write(String.fromCharCode(letter.charCodeAt(0) - 64));
-    } else {
-      this.shell.write(text + '\r');
+    if (!key) return this.shell.write(text + '\r');
+    const letter = key[1]!.toUpperCase();
+    if (letter === 'C' && command.completion === null) {
+      command.interrupted = true;
+      if (++command.interrupts === 1) command.interruptedGroup = this.shell.foregroundGroup();
+      else return this.forceInterrupt(command);
     }
+    this.shell.write(String.fromCharCode(letter.charCodeAt(0) - 64));
+  }
+
+  private forceInterrupt(command: Command): void {
+    const group = command.interruptedGroup ?? this.shell.foregroundGroup();
+    if (group === null) {
+      void this.shell.close();
+      return;
+    }
+    command.interruptedGroup = group;
+    killGroup(group);
   }
 
   private async observe(command: Command, args: RunArgs, ending: Ending, prefix: string, seconds: number | undefined): Promise<RunObservation> {
@@ -194,14 +251,19 @@ export class CommandRunner {
     let suffix: string;
     if (completion) {
       this.command = null;
+      command.capture.close();
+      // An interrupted job's stragglers (children that ignored SIGINT, a fork bomb) go with it.
+      if (command.interruptedGroup !== null) killGroup(command.interruptedGroup);
       suffix = `\n[The command completed with exit code ${completion.exitCode}.${command.interrupted ? ' CTRL+C was sent.' : ''}]`;
-      if (completion.shellExit) {
+      if (completion.shellExit && this.closed) {
+        suffix += '\n[The session was ended.]';
+      } else if (completion.shellExit) {
         await this.ensureShell();
         suffix += `\n[${this.restartNote}]`;
       }
     } else if (ending === 'refused') {
       suffix =
-        `\n[Your command "${args.command}" is NOT executed. The previous command is still running - You CANNOT ` +
+        `\n[Your command "${quote(args.command)}" is NOT executed. The previous command is still running - You CANNOT ` +
         'send new commands until the previous command is completed. By setting `is_input` to `true`, you can ' +
         `interact with the current process: ${GUIDANCE}]`;
     } else if (ending === 'hard') {
@@ -236,10 +298,27 @@ export class CommandRunner {
     };
   }
 
-  /** Starts a fresh shell when the last one exited; waits until it is ready. */
-  private async ensureShell(): Promise<void> {
+  /**
+   * Starts a fresh shell when the last one exited, and waits until it is ready. A shell still
+   * reading its rc files after the start timeout is left alone (killing it midway can leave
+   * their locks behind): the action gets an error observation, and the next one waits again.
+   */
+  private async ensureShell(): Promise<ErrorObservation | null> {
     if (this.shell.state === 'dead' && !this.closed) this.shell = this.spawn();
-    await this.shell.ready;
+    const ms = this.options.startTimeoutMs ?? 15000;
+    let timer: NodeJS.Timeout | undefined;
+    const slow = new Promise<'slow'>((resolve) => (timer = setTimeout(() => resolve('slow'), ms)));
+    try {
+      const outcome = await Promise.race([this.shell.ready, slow]);
+      if (outcome !== 'slow') return null;
+    } finally {
+      clearTimeout(timer);
+    }
+    return errorObservation(
+      `ERROR: The session's shell has not shown its first prompt after ${ms / 1000} seconds: it is still starting (its rc files may be slow). ` +
+        'It was not restarted. Send the action again to wait longer, or reset the session (POST /sessions/{name}/reset).',
+      'session_starting',
+    );
   }
 
   private spawn(): ShellSession {
@@ -263,6 +342,22 @@ export class CommandRunner {
       this.restartNote = `The shell ${how}, so the session was restarted: its working directory, variables and other shell state were reset.`;
     });
     return shell;
+  }
+}
+
+/** The command as quoted in a suffix: cut, with its length, when long. */
+function quote(command: string): string {
+  return command.length <= QUOTE_CHARS ? command : `${command.slice(0, QUOTE_CHARS)}... (${command.length} characters in all)`;
+}
+
+/** SIGKILL to every process of a group, until none is left (a fork bomb refills it). */
+function killGroup(group: number): void {
+  for (let round = 0; round < 100; round++) {
+    try {
+      process.kill(-group, 'SIGKILL');
+    } catch {
+      return; // ESRCH: the group is empty
+    }
   }
 }
 

@@ -2,14 +2,20 @@
 //   starting --first mark--> idle --run()--> running --mark--> idle
 //   any --shell exits--> dead (the owner starts a new session)
 // Completion is the mark the shell prints at each prompt (see marks.ts), never a polling loop.
+//
+// The pty's process is session-init (server/shell/init/), which runs bash as its child and, being
+// a child subreaper, ends everything the session started when the shell exits or the session is
+// ended, setsid'd and nohup'd processes included. It stays with the server's user; bash gets the
+// session user's.
 import { EventEmitter } from 'node:events';
-import { chownSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import * as pty from 'node-pty';
-import { MAX_INLINE_LINE, MarkScanner, fileCommandLine, inlineCommandLine, rcScript, type Mark } from './marks.js';
+import { MAX_INLINE_LINE, MarkScanner, fileCommandLine, inlineCommandLine, nonceLine, type Mark } from './marks.js';
 import { readRestAtHangUp } from './hangup.js';
 import { killSession } from './procs.js';
+import { createPrivateFile, uniqueName } from './spill.js';
 
 export interface ShellUser {
   name: string;
@@ -27,10 +33,12 @@ export interface ShellOptions {
   env: Record<string, string>;
   /** Run as this user (the server must be root to switch). */
   user?: ShellUser;
-  /** A private directory for this session's rc file and long commands. */
+  /** This session's directory (long commands, spilled output); only the server may write it. */
   dir: string;
-  /** How long the shell may take to show its first prompt, in ms. Default 15000. */
-  startTimeoutMs?: number;
+  /** The rc file every shell reads (marks.ts rcScript). */
+  rcPath: string;
+  /** The session-init binary; without it bash runs directly on the pty (and setsid'd processes escape). */
+  initPath?: string;
 }
 
 export interface Completion {
@@ -49,13 +57,19 @@ interface ShellEvents {
   exit: [code: number, signal: number];
 }
 
+/** How long a session's init has, after SIGTERM, to end its processes before everything is killed. */
+const CLOSE_GRACE_MS = 2000;
+
 export class ShellSession extends EventEmitter<ShellEvents> {
   state: ShellState = 'starting';
   cwd: string;
   pythonPath: string | null = null;
+  /** The pty's process: session-init (or bash without it); every session process is in its session. */
   readonly pid: number;
-  /** Resolves at the first prompt; rejects if the shell dies or is too slow to start. */
+  /** Resolves at the first prompt; rejects if the shell dies first. Never times out by itself. */
   readonly ready: Promise<void>;
+  /** Resolves when the pty's process has exited. */
+  readonly exited: Promise<void>;
 
   private readonly term: pty.IPty;
   private readonly scanner: MarkScanner;
@@ -65,40 +79,40 @@ export class ShellSession extends EventEmitter<ShellEvents> {
   private commandCount = 0;
   private started: () => void = () => {};
   private afterP = false;
+  private bashPid: number | null = null;
 
   constructor(private readonly options: ShellOptions) {
     super();
     this.cwd = options.cwd;
-    const nonce = randomBytes(12).toString('hex');
-    const rcPath = join(options.dir, 'bashrc');
-    writeFileSync(rcPath, rcScript(nonce), { mode: 0o644 });
+    const nonce = randomBytes(16).toString('hex');
     this.scanner = new MarkScanner(nonce, (text) => this.onText(text), (mark) => this.onMark(mark));
+    const bashArgs = ['--noediting', '--noprofile', '--rcfile', options.rcPath, '-i'];
     const switchUser = options.user && options.user.uid !== process.getuid?.();
-    this.term = pty.spawn(options.shell, ['--noediting', '--noprofile', '--rcfile', rcPath, '-i'], {
+    const [file, args, ids] = options.initPath
+      ? [options.initPath, [...(switchUser ? ['--uid', String(options.user!.uid), '--gid', String(options.user!.gid)] : []), '--', options.shell, ...bashArgs], {}]
+      : [options.shell, bashArgs, switchUser ? { uid: options.user!.uid, gid: options.user!.gid } : {}];
+    this.term = pty.spawn(file, args, {
       name: options.env.TERM ?? 'xterm-256color',
       cols: 200,
       rows: 50,
       cwd: options.cwd,
       env: options.env,
-      ...(switchUser ? { uid: options.user!.uid, gid: options.user!.gid } : {}),
+      ...ids,
     });
     this.pid = this.term.pid;
+    // The rc file's first line reads this; the terminal holds it until then.
+    this.term.write(nonceLine(nonce));
     let failed: (e: Error) => void = () => {};
     this.ready = new Promise<void>((resolve, reject) => {
       this.started = resolve;
       failed = reject;
     });
     this.ready.catch(() => {});
-    const startTimeoutMs = options.startTimeoutMs ?? 15000;
-    const timer = setTimeout(() => {
-      failed(new Error(`the shell ${options.shell} showed no prompt within ${startTimeoutMs} ms`));
-      this.close();
-    }, startTimeoutMs);
-    this.ready.then(() => clearTimeout(timer), () => {});
+    let exited: () => void = () => {};
+    this.exited = new Promise((resolve) => (exited = resolve));
     this.term.onData((data) => this.scanner.push(data));
     readRestAtHangUp(this.term, (data) => this.scanner.push(data));
     this.term.onExit(({ exitCode, signal }) => {
-      clearTimeout(timer);
       this.scanner.flush();
       this.flushEcho();
       const wasRunning = this.state === 'running';
@@ -110,20 +124,65 @@ export class ShellSession extends EventEmitter<ShellEvents> {
         this.emit('done', { exitCode: code, cwd: this.cwd, pythonPath: this.pythonPath, shellExit: { code: exitCode, signal: signal ?? 0 } });
       }
       this.emit('exit', code, signal ?? 0);
-      // Background jobs the shell left behind go with it.
+      // Whatever is left in the pty's session (there is nothing when session-init did its work).
       killSession(this.pid);
+      exited();
     });
   }
 
-  /** Types `command` at the prompt as one unit. Only when idle. */
+  /** The bash process itself (session-init's child), or the pty's process when it is bash. */
+  get shellPid(): number {
+    if (this.bashPid !== null) return this.bashPid;
+    if (!this.options.initPath) return (this.bashPid = this.pid);
+    try {
+      const children = readFileSync(`/proc/${this.pid}/task/${this.pid}/children`, 'latin1').trim().split(' ');
+      const first = Number(children[0]);
+      if (Number.isInteger(first) && first > 0) return (this.bashPid = first);
+    } catch {
+      // no /proc, or the init is gone
+    }
+    return this.pid;
+  }
+
+  /**
+   * The terminal's foreground process group, when it is not the shell's own: the job a `C-c`
+   * is for. Null when the shell itself is in the foreground (a builtin, or nothing running).
+   */
+  foregroundGroup(): number | null {
+    try {
+      const stat = readFileSync(`/proc/${this.pid}/stat`, 'latin1');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const tpgid = Number(fields[5]);
+      const shellStat = readFileSync(`/proc/${this.shellPid}/stat`, 'latin1');
+      const shellGroup = Number(shellStat.slice(shellStat.lastIndexOf(')') + 2).split(' ')[2]);
+      return tpgid > 0 && tpgid !== shellGroup && tpgid !== this.pid ? tpgid : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * Types `command` at the prompt as one unit. Only when idle. A command too long for one
+   * terminal line goes through a file first; if that file cannot be written this throws and the
+   * shell stays idle.
+   */
   run(command: string): void {
     if (this.state !== 'idle') throw new Error(`cannot run a command while the shell is ${this.state}`);
     let line = inlineCommandLine(command);
     if (Buffer.byteLength(line) > MAX_INLINE_LINE) {
-      this.commandFile = join(this.options.dir, `command-${++this.commandCount}.sh`);
-      writeFileSync(this.commandFile, command, { mode: 0o600 });
-      if (this.options.user) chownSync(this.commandFile, this.options.user.uid, this.options.user.gid);
-      line = fileCommandLine(this.commandFile);
+      const path = join(this.options.dir, uniqueName('command', ++this.commandCount, '.sh'));
+      const fd = createPrivateFile(path, 0o600, this.options.user);
+      this.commandFile = path;
+      try {
+        const data = Buffer.from(command);
+        for (let at = 0; at < data.length; ) at += writeSync(fd, data, at);
+      } catch (e) {
+        this.removeCommandFile();
+        throw e;
+      } finally {
+        closeSync(fd);
+      }
+      line = fileCommandLine(path);
     }
     this.state = 'running';
     this.pendingEcho = line + '\r\n';
@@ -136,9 +195,25 @@ export class ShellSession extends EventEmitter<ShellEvents> {
     if (this.state !== 'dead') this.term.write(data);
   }
 
-  /** Ends the shell and every process it started. */
-  close(): void {
-    if (this.state === 'dead') return;
+  /**
+   * Ends the shell and every process it started: session-init gets SIGTERM and kills its whole
+   * tree; if it has not exited after a grace period, everything in the pty's session is killed.
+   * Resolves when the pty's process has exited.
+   */
+  close(): Promise<void> {
+    if (this.state === 'dead') return this.exited;
+    if (this.options.initPath) {
+      signal(this.pid, 'SIGTERM');
+      const force = setTimeout(() => this.kill(), CLOSE_GRACE_MS);
+      force.unref();
+      this.exited.then(() => clearTimeout(force));
+    } else {
+      this.kill();
+    }
+    return this.exited;
+  }
+
+  private kill(): void {
     killSession(this.pid);
     try {
       this.term.kill('SIGKILL');
@@ -183,12 +258,13 @@ export class ShellSession extends EventEmitter<ShellEvents> {
   }
 
   private onMark(mark: Mark): void {
-    // Each prompt prints P then S; an S right after a P is the same prompt.
-    if (mark.source === 'P') this.afterP = true;
-    else if (this.afterP) {
+    // A prompt prints P then S, or Q alone (stderr is not the terminal): the S after a P is the
+    // same prompt. An S alone is a prompt whose PROMPT_COMMAND a command replaced.
+    if (mark.source === 'S' && this.afterP) {
       this.afterP = false;
       return;
     }
+    this.afterP = mark.source === 'P';
     this.cwd = mark.cwd;
     this.pythonPath = mark.pythonPath;
     if (this.state === 'starting') {
@@ -206,5 +282,13 @@ export class ShellSession extends EventEmitter<ShellEvents> {
   private removeCommandFile(): void {
     if (this.commandFile) rmSync(this.commandFile, { force: true });
     this.commandFile = null;
+  }
+}
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // already gone
   }
 }

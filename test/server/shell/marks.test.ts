@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { MarkScanner, inlineCommandLine, type Mark } from '../../../server/shell/marks.js';
 
 const NONCE = 'abc123';
-const mark = (source: 'P' | 'S', code: number, cwd: string, py = '') => `\x1b]6973;${NONCE};${source};${code};${py}\x1f${cwd}\x07`;
+const mark = (source: 'P' | 'Q' | 'S', code: number, cwd: string, py = '') => `\x1b]6973;${NONCE};${source};${code};${py}\x1f${cwd}\x07`;
 
 function scan(chunks: string[], nonce = NONCE) {
   const out: string[] = [];
