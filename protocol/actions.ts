@@ -8,15 +8,26 @@ const tolerated = {
   security_risk: z.unknown().optional(),
   hidden: z.unknown().optional(),
 };
+/** The names of those keys: two actions that differ only in them are the same action. */
+export const IGNORED_ARGS: ReadonlySet<string> = new Set(Object.keys(tolerated));
 
 /** A session name: also used in file names inside the sandbox, so kept to a safe alphabet. */
 export const SessionName = z
   .string()
   .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 characters of A-Z a-z 0-9 _ . -');
 
+/**
+ * Text that reaches the shell or the file system, where a NUL byte would end it early (bash drops
+ * the rest of a command line after one; a path with one cannot exist).
+ */
+const NoNul = z.string().refine((s) => !s.includes('\0'), 'must not contain a NUL byte (\\0)');
+
+/** The longest hard timeout in seconds: Node's timers hold at most 2^31-1 ms, past that they fire at once. */
+export const MAX_TIMEOUT_SECONDS = 2_147_483;
+
 export const RunArgs = z.strictObject({
   ...tolerated,
-  command: z.string(),
+  command: NoNul,
   is_input: z.boolean().default(false),
   blocking: z.boolean().default(false),
   session: SessionName.default('default'),
@@ -27,7 +38,7 @@ export type RunArgs = z.infer<typeof RunArgs>;
 
 export const ReadArgs = z.strictObject({
   ...tolerated,
-  path: z.string(),
+  path: NoNul,
   start: z.number().int().default(0),
   end: z.number().int().default(-1),
   session: SessionName.default('default'),
@@ -38,7 +49,7 @@ export type ReadArgs = z.infer<typeof ReadArgs>;
 
 export const WriteArgs = z.strictObject({
   ...tolerated,
-  path: z.string(),
+  path: NoNul,
   content: z.string(),
   start: z.number().int().default(0),
   end: z.number().int().default(-1),
@@ -48,7 +59,7 @@ export type WriteArgs = z.infer<typeof WriteArgs>;
 
 export const EditArgs = z.strictObject({
   ...tolerated,
-  path: z.string(),
+  path: NoNul,
   command: z.enum(['view', 'create', 'str_replace', 'insert', 'undo_edit']),
   file_text: z.string().nullable().optional(),
   old_str: z.string().nullable().optional(),
@@ -70,7 +81,12 @@ export const ActionEnvelope = z.looseObject({
   action: z.string(),
   args: z.record(z.string(), z.unknown()).default({}),
   /** Hard timeout in seconds. */
-  timeout: z.number().positive().nullable().optional(),
+  timeout: z
+    .number()
+    .positive()
+    .max(MAX_TIMEOUT_SECONDS, `must be at most ${MAX_TIMEOUT_SECONDS} seconds (about 24.8 days)`)
+    .nullable()
+    .optional(),
 });
 
 export const ExecuteRequest = z.looseObject({

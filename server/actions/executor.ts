@@ -1,13 +1,17 @@
 // From a request body to a recorded observation: validation, ids and idempotent replay, dispatch
 // by kind, and the one log line per action.
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID, type Hash } from 'node:crypto';
 import { ArgsByKind, ExecuteRequest, type Action, type ActionKind, type Observation } from '../../protocol/index.js';
+import { IGNORED_ARGS } from '../../protocol/actions.js';
 import { ApiError, validationError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { SessionPool } from '../shell/pool.js';
 import { FileActions } from './files/index.js';
 import type { ActionRecord } from './record.js';
 import type { ActionStore } from './store.js';
+
+/** `extras.command` in a recorded observation keeps at most this many characters; the rest is noted, not kept. */
+export const MAX_RECORDED_COMMAND_CHARS = 4096;
 
 export class Executor {
   /** When the last action finished (ms since epoch), for idle_time. */
@@ -40,11 +44,23 @@ export class Executor {
     };
   }
 
-  /** Starts the action, or returns the record of the one already run under this id. */
+  /**
+   * Starts the action, or returns the record of the one already run under this id. An id already
+   * used for a different action (kind, args or timeout) is a 409 `conflict`.
+   */
   submit(id: string, action: Action): ActionRecord {
     const session = 'session' in action.args ? action.args.session : 'default';
-    const { record, fresh } = this.store.claim(id, action.kind, session);
-    if (!fresh) return record;
+    const fingerprint = fingerprintOf(action);
+    const { record, fresh } = this.store.claim(id, action.kind, session, fingerprint);
+    if (!fresh) {
+      if (record.fingerprint !== fingerprint) {
+        throw new ApiError(
+          'conflict',
+          `the id ${JSON.stringify(id)} was already used for a different action; send this one under a new id (the same action under the same id returns its recorded observation)`,
+        );
+      }
+      return record;
+    }
     this.dispatch(action, record).then(
       (observation) => this.finish(record, observation),
       (error: Error) => {
@@ -88,7 +104,7 @@ export class Executor {
   }
 
   private finish(record: ActionRecord, observation: Observation): void {
-    record.finish(observation);
+    record.finish(truncateCommand(observation));
     this.lastFinishedAt = Date.now();
     const exitCode = observation.observation === 'run' ? observation.extras.metadata.exit_code : undefined;
     this.log.info(
@@ -96,4 +112,48 @@ export class Executor {
       'action',
     );
   }
+}
+
+/**
+ * A digest of the action in a canonical form: defaults applied, keys sorted, the args that carry
+ * no meaning (`thought` and the like) left out. Two sends of the same action give the same digest.
+ */
+export function fingerprintOf(action: Action): string {
+  const hash = createHash('sha256');
+  const args = Object.fromEntries(Object.entries(action.args).filter(([key]) => !IGNORED_ARGS.has(key)));
+  feed(hash, { kind: action.kind, args, timeout: action.timeout ?? null });
+  return hash.digest('base64');
+}
+
+/** Canonical JSON-like serialization into `hash`, without building one big string (a command can be 10 MB). */
+function feed(hash: Hash, value: unknown): void {
+  if (value === undefined || value === null) hash.update('n;');
+  else if (typeof value === 'string') hash.update(`s${value.length}:`).update(value, 'utf16le'); // every code unit, lone surrogates too
+  else if (typeof value !== 'object') hash.update(`${typeof value}:${String(value)};`);
+  else if (Array.isArray(value)) {
+    hash.update(`a${value.length}[`);
+    for (const item of value) feed(hash, item);
+    hash.update(']');
+  } else {
+    const entries = Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    hash.update(`o${entries.length}{`);
+    for (const [key, item] of entries) {
+      feed(hash, key);
+      feed(hash, item);
+    }
+    hash.update('}');
+  }
+}
+
+/** A run observation whose `extras.command` is over MAX_RECORDED_COMMAND_CHARS keeps its head and says how long it was. */
+export function truncateCommand(observation: Observation): Observation {
+  if (observation.observation !== 'run' || observation.extras.command.length <= MAX_RECORDED_COMMAND_CHARS) return observation;
+  const command = observation.extras.command;
+  return {
+    ...observation,
+    extras: {
+      ...observation.extras,
+      command: `${command.slice(0, MAX_RECORDED_COMMAND_CHARS)}\n[command truncated: ${command.length} characters in all]`,
+    },
+  };
 }

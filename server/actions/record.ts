@@ -30,17 +30,27 @@ export class ActionRecord {
   private readonly subscribers = new Map<Subscriber, Cursor>();
   private resolve!: (o: Observation) => void;
 
+  /** Estimated bytes of the observation, once finished. */
+  private observationBytes = 0;
+
   constructor(
     readonly id: string,
     readonly kind: string,
     readonly session: string,
+    /** Identifies the action run under this id (kind, args, timeout), so a reused id can be told apart. */
+    readonly fingerprint = '',
   ) {
     this.done = new Promise((resolve) => (this.resolve = resolve));
   }
 
   /** Bytes of raw output still held. */
-  get retainedBytes(): number {
+  get outputBytes(): number {
     return this.window.size;
+  }
+
+  /** Bytes held in all, estimated: the observation and the raw output. */
+  get retainedBytes(): number {
+    return this.observationBytes + this.window.size;
   }
 
   pushOutput(data: string): void {
@@ -51,6 +61,7 @@ export class ActionRecord {
   finish(observation: Observation): void {
     if (this.observation) return;
     this.observation = observation;
+    this.observationBytes = estimateBytes(observation);
     this.finishedAt = Date.now();
     this.resolve(observation);
     for (const [sub, cursor] of this.subscribers) this.pump(sub, cursor);
@@ -96,4 +107,14 @@ export class ActionRecord {
       sub.observation(this.observation);
     }
   }
+}
+
+/** Roughly the memory a parsed JSON value holds: string lengths plus a little per value. */
+export function estimateBytes(value: unknown, depth = 0): number {
+  if (typeof value === 'string') return 16 + value.length;
+  if (typeof value !== 'object' || value === null || depth > 20) return 16;
+  let bytes = 32;
+  if (Array.isArray(value)) for (const item of value) bytes += estimateBytes(item, depth + 1);
+  else for (const [key, item] of Object.entries(value)) bytes += key.length + estimateBytes(item, depth + 1);
+  return bytes;
 }
