@@ -12,7 +12,7 @@ import { keyChecker } from './http/auth.js';
 import { attachWebSocket } from './http/ws.js';
 import { DEFAULT_SESSION, SessionPool } from './shell/pool.js';
 import { rcScript } from './shell/marks.js';
-import { SpillFiles } from './shell/spill.js';
+import { SpillFiles, removeSpillOf } from './shell/spill.js';
 import { sessionInitPath } from './shell/init.js';
 import type { ServerConfig } from './config.js';
 import type { Logger } from './logger.js';
@@ -68,12 +68,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   });
   const files = new FileActions(switching ? { uid: user.uid, gid: user.gid, groups: [...new Set([user.gid, ...(process.getgroups?.() ?? [])])] } : undefined);
   // A result leaving the store takes its spill file with it.
-  const store = new ActionStore({
-    onEvict: (record) => {
-      const extras = (record.observation as { extras?: { full_output_path?: unknown } } | null)?.extras;
-      if (typeof extras?.full_output_path === 'string') spills.remove(extras.full_output_path);
-    },
-  });
+  const store = new ActionStore({ onEvict: removeSpillOf(spills) });
   const executor = new Executor(pool, store, log, files);
   const checkKey = keyChecker(config.apiKey);
   if (!config.apiKey) log.warn('SESSION_API_KEY is not set: every route is open to anyone who can reach the port');
