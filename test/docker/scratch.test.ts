@@ -4,7 +4,7 @@
 // session can see (tini included) holds the API key in its environment.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildInjectedImage } from '../../dockerfiles/build.js';
@@ -20,6 +20,18 @@ const KEY = 'scratch-test-key-5cf1';
 const LABEL = 'dev.runtime-client.test-scratch';
 const BASE = 'rc-test/scratch-one-file:1';
 const hasEngine = requireEngine();
+/**
+ * Yama (kernel.yama.ptrace_scope >= 1, Ubuntu's default) lets no process write its parent's
+ * memory without CAP_SYS_PTRACE, which containers lack: there the server cannot scrub tini, and
+ * must say so. The containers share this kernel.
+ */
+const yamaScope = (() => {
+  try {
+    return Number(readFileSync('/proc/sys/kernel/yama/ptrace_scope', 'utf8'));
+  } catch {
+    return 0;
+  }
+})();
 
 /** How each container is run, and where its runtime files must go. */
 const CASES = [
@@ -66,7 +78,7 @@ const SCAN = [
   'for f in /proc/[0-9]*/environ; do',
   '  p=${f#/proc/}; p=${p%/environ}; read -r l < /proc/$p/stat 2>/dev/null || continue; s=(${l##*) })',
   '  [[ $p != 1 && ${s[1]} == 0 ]] && continue',
-  `  while IFS= read -r -d '' e; do [[ $e == SESSION_API_KEY=* ]] && echo "key in $f"; done < "$f"`,
+  `  while IFS= read -r -d '' e; do [[ $e == SESSION_API_KEY=* ]] && echo "key in $f"; done 2>/dev/null < "$f"`, // 2> first: a process gone by now is no error
   'done; echo "tini: $(wc=0; while IFS= read -r -d \'\' e; do ((wc++)); done </proc/1/environ; echo $wc) entries"; echo scanned',
 ].join('\n');
 
@@ -125,7 +137,6 @@ describe.runIf(hasEngine)('FROM scratch with one file', () => {
       expect(where).toHaveLength(1);
       expect(where[0].dir).toMatch(c.dir);
       expect(where[0].created).toBe(c.created);
-      expect(logs.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('could not remove'))).toEqual([]);
 
       const hi = await run(port, 'echo hi; echo "$(</hello.txt)"; echo "HOME=$HOME"');
       expect(hi.extras.metadata.exit_code).toBe(0);
@@ -133,8 +144,16 @@ describe.runIf(hasEngine)('FROM scratch with one file', () => {
       const dir = await run(port, `[[ -d ${where[0].dir} && ! -e /etc/passwd ]] && echo there`);
       expect(dir.content).toBe('there\n');
 
-      const scan = await run(port, SCAN);
-      expect(scan.content).toMatch(/^tini: [1-9]\d* entries\nscanned\n$/);
+      const scan = (await run(port, SCAN)).content as string;
+      const warnings = logs.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('could not remove')).map((l) => l.msg);
+      expect(scan).toMatch(/^(key in \/proc\/1\/environ\n)?tini: [1-9]\d* entries\nscanned\n$/);
+      if (yamaScope === 0) {
+        expect(scan).not.toContain('key in');
+        expect(warnings).toEqual([]);
+      } else {
+        // The server's own environ is clean whatever Yama says; tini's is clean, or the log says it is not.
+        expect(warnings).toEqual(scan.includes('key in') ? [expect.stringMatching(/^could not remove SESSION_API_KEY from the environment of tini \(\/proc\/1\/environ: (EACCES|EPERM)\)/)] : []);
+      }
     }, 120_000);
   });
 });
