@@ -8,6 +8,8 @@
 //                        needs LD_LIBRARY_PATH (which would leak into every shell).
 //   bin/bash             Debian bash-static, for images without bash
 //   bin/tini             Debian tini-static, an init for PID 1
+//   bin/session-init     the init of each shell session (server/shell/init/session-init.c), static,
+//                        built by bundle/native.mjs with the local gcc
 //   lib/                 the dynamic loader and the libraries node and pty.node need (Debian debs)
 //   lib/node_modules/node-pty/   the real node-pty (JS + build/Release/pty.node), loaded by
 //                        bundle/node-pty-shim.cjs through module.createRequire
@@ -23,6 +25,7 @@ import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { readElf } from './elf.mjs';
+import { buildSessionInit } from './native.mjs';
 import { root, serverBuild, version } from './options.mjs';
 
 const MOUNT = '/opt/runtime-client';
@@ -313,6 +316,7 @@ async function assemble(stage, { roots, versions, tools, node, binary }) {
   put('bin/runtime-client', binary, 0o755);
   put('bin/bash', join(roots['bash-static'], 'bin/bash-static'), 0o755);
   put('bin/tini', join(roots.tini, 'usr/bin/tini-static'), 0o755);
+  const sessionInit = put('bin/session-init', buildSessionInit(), 0o755);
   const ptyAddon = put('lib/node_modules/node-pty/build/Release/pty.node', join(NODE_PTY, 'build/Release/pty.node'), 0o755);
   tools.run('strip', ['--strip-unneeded', ptyAddon]);
   put('lib/node_modules/node-pty/package.json', join(NODE_PTY, 'package.json'), 0o644);
@@ -328,10 +332,18 @@ async function assemble(stage, { roots, versions, tools, node, binary }) {
     throw new Error(`bin/runtime-client --version: exit ${check.status}, printed ${JSON.stringify(check.stdout + check.stderr)}; expected ${version}`);
   }
 
+  // session-init must be static (it runs in images without glibc) and must run the shell.
+  const initElf = readElf(sessionInit);
+  if (!initElf || initElf.interp || initElf.needed.length) throw new Error(`bin/session-init is not a static executable: ${JSON.stringify(initElf)}`);
+  const initCheck = spawnSync(sessionInit, ['--', join(stage, 'bin/bash'), '-c', 'exit 7'], { encoding: 'utf8', env });
+  if (initCheck.status !== 7 || initCheck.stderr) {
+    throw new Error(`bin/session-init -- bin/bash -c 'exit 7': exit ${initCheck.status}, printed ${JSON.stringify(initCheck.stdout + initCheck.stderr)}; expected exit 7`);
+  }
+
   const { digest, files } = digestOf(stage);
   const size = (rel) => files.filter((f) => !rel || f === rel || f.startsWith(`${rel}/`)).reduce((n, f) => n + fs.statSync(join(stage, f)).size, 0);
   const sizes = { total: size('') };
-  for (const rel of ['bin/runtime-client', 'bin/bash', 'bin/tini', 'lib']) sizes[rel] = size(rel);
+  for (const rel of ['bin/runtime-client', 'bin/bash', 'bin/tini', 'bin/session-init', 'lib']) sizes[rel] = size(rel);
   const manifest = { name: 'runtime-client', version, node: process.version, mount: MOUNT, files: files.length, digest, sizes,
     debs: Object.fromEntries(SHIPPED.map((p) => [p, versions[p]])), tools: Object.fromEntries(TOOLS.map((p) => [p, versions[p]])) };
   const manifestText = JSON.stringify(manifest, null, 2) + '\n';

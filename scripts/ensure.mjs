@@ -33,7 +33,9 @@ if (process.argv.includes('--install') || mtime(marker) < mtime(join(root, 'pack
 }
 
 const sources = Math.max(...['protocol', 'server', 'client', 'dockerfiles', 'bundle'].map((d) => newest(join(root, d))), mtime(join(root, 'tsconfig.json')));
-if (mtime(join(root, 'dist', 'runtime-client.mjs')) < sources) {
+// dist/session-init is compiled from server/shell/init/session-init.c by the same build.
+const sessionInitStale = mtime(join(root, 'dist', 'session-init')) < mtime(join(root, 'server', 'shell', 'init', 'session-init.c'));
+if (mtime(join(root, 'dist', 'runtime-client.mjs')) < sources || sessionInitStale) {
   console.error('[runtime-client] building (npm run build)');
   run('npm run build --silent');
 }

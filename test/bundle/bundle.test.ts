@@ -58,11 +58,12 @@ function elfInterpreter(path: string): string | undefined {
 }
 
 describe('dist/runtime-client layout', () => {
-  it('has the entry point, bash, tini, the loader, the libraries and node-pty', () => {
+  it('has the entry point, bash, tini, session-init, the loader, the libraries and node-pty', () => {
     const executables = [
       'bin/runtime-client',
       'bin/bash',
       'bin/tini',
+      'bin/session-init',
       'lib/ld-linux-x86-64.so.2',
       'lib/libc.so.6',
       'lib/libstdc++.so.6',
@@ -97,10 +98,18 @@ describe('dist/runtime-client layout', () => {
     expect(total).toBeLessThanOrEqual(120e6);
   });
 
-  it('runs its ELF through the bundled loader at /opt/runtime-client; bash and tini are static', () => {
+  it('runs its ELF through the bundled loader at /opt/runtime-client; bash, tini and session-init are static', () => {
     expect(elfInterpreter(BIN)).toBe(`${MOUNT}/lib/ld-linux-x86-64.so.2`);
     expect(elfInterpreter(join(DIR, 'bin/bash'))).toBeUndefined();
     expect(elfInterpreter(join(DIR, 'bin/tini'))).toBeUndefined();
+    expect(elfInterpreter(join(DIR, 'bin/session-init'))).toBeUndefined();
+  });
+
+  it('ships session-init, which runs the bundled bash and exits with its status', () => {
+    const r = spawnSync(join(DIR, 'bin/session-init'), ['--', join(DIR, 'bin/bash'), '-c', 'echo "in $0"; exit 3'], { encoding: 'utf8' });
+    expect(r.stdout).toBe(`in ${join(DIR, 'bin/bash')}\n`);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(3);
   });
 
   it('prints the package version through an explicit loader (no /opt needed), with nothing on stderr', () => {
