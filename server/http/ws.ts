@@ -1,5 +1,6 @@
 // GET /ws: `execute` and `attach` frames; output chunks in seq order, then the observation.
-// A dropped socket never stops a command: its output stays attachable by id.
+// A dropped socket never stops a command: its output stays attachable by id. Until a socket has
+// shown the key (header or auth frame) its frames may be 4 KiB at most; then --max-body-mb.
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -16,7 +17,7 @@ const HIGH_WATER_BYTES = 4 * 1024 * 1024;
 /** A socket without the key header must send an auth frame this soon, in ms. */
 const AUTH_TIMEOUT_MS = 5000;
 /** The largest frame a socket may send before it has authenticated: room for the auth frame, in bytes. */
-export const UNAUTHENTICATED_FRAME_BYTES = 4096;
+const UNAUTHENTICATED_FRAME_BYTES = 4096;
 
 export interface WsContext {
   executor: Executor;
