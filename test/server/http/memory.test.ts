@@ -60,7 +60,7 @@ describe('memory (issue 10 item 10)', () => {
       const { status } = await server.execute({ action: 'edit', args: { command: 'create', path: join(dir, `big-${i}`), file_text: text } }, { id: `big-${i}` });
       expect(status).toBe(200);
     }
-    expect(rss() - before).toBeLessThan(600 * MB); // 20 x 16 MB = 320 MB held before; the budget is 128 MiB
+    expect(rss() - before).toBeLessThan(600 * MB); // 20 x 16 MB = 320 MB were held before; the byte budget keeps far less
     const gone = await fetch(`${server.url}/actions/evict-me`, { headers: { 'x-session-api-key': KEY } });
     expect(gone.status).toBe(404);
     expect((await fetch(`${server.url}/actions/big-19`, { headers: { 'x-session-api-key': KEY } })).status).toBe(200);
