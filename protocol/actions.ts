@@ -11,10 +11,13 @@ const tolerated = {
 /** The names of those keys: two actions that differ only in them are the same action. */
 export const IGNORED_ARGS: ReadonlySet<string> = new Set(Object.keys(tolerated));
 
+/** What a session name may be: it names a directory in the sandbox, so no `.`, `..` or slash. */
+export const SESSION_NAME_PATTERN = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}$/;
+
 /** A session name: also used in file names inside the sandbox, so kept to a safe alphabet. */
 export const SessionName = z
   .string()
-  .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 characters of A-Z a-z 0-9 _ . -');
+  .regex(SESSION_NAME_PATTERN, 'must be 1-64 characters of A-Z a-z 0-9 _ . -, not starting with a dot');
 
 /**
  * Text that reaches the shell or the file system, where a NUL byte would end it early (bash drops

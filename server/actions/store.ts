@@ -9,11 +9,11 @@ export interface StoreLimits {
   keepMs?: number;
   /** Never more finished actions than this, whatever their age. Default 10000. */
   maxCount?: number;
-  /** Raw output kept across all finished actions, in bytes; older windows are dropped first. Default 64 MiB. */
+  /** Raw output kept across all finished actions, in bytes; older windows are dropped first. Default 16 MiB. */
   maxOutputBytes?: number;
   /**
    * Finished actions together (observation and raw output, estimated) stay within this, in bytes:
-   * the oldest are evicted first. The newest finished action is kept whatever its size. Default 128 MiB.
+   * the oldest are evicted first. The newest finished action is kept whatever its size. Default 32 MiB.
    */
   maxBytes?: number;
   /**
@@ -38,8 +38,8 @@ export class ActionStore {
     this.keepCount = limits.keepCount ?? 1000;
     this.keepMs = limits.keepMs ?? 15 * 60 * 1000;
     this.maxCount = limits.maxCount ?? 10000;
-    this.maxOutputBytes = limits.maxOutputBytes ?? 64 * 1024 * 1024;
-    this.maxBytes = limits.maxBytes ?? 128 * 1024 * 1024;
+    this.maxOutputBytes = limits.maxOutputBytes ?? 16 * 1024 * 1024;
+    this.maxBytes = limits.maxBytes ?? 32 * 1024 * 1024;
     this.onEvict = limits.onEvict ?? (() => {});
   }
 

@@ -6,6 +6,7 @@ import type { Executor } from '../actions/executor.js';
 import type { SessionPool } from '../shell/pool.js';
 import type { Logger } from '../logger.js';
 import { registerFileRoutes } from '../files/routes.js';
+import { registerSessionRoutes } from './sessions.js';
 import { jsonBody } from './body.js';
 import type { Owner } from '../../protocol/archive/extract.js';
 
@@ -23,6 +24,8 @@ export interface AppContext {
   isReady: () => boolean;
   /** Uploads larger than this many MiB get 413. Default 10240. */
   maxUploadMb?: number;
+  /** An uploaded archive that would unpack to more than this many MiB gets 413. Default 10240. */
+  maxUnpackedMb?: number;
   /** Owner of uploaded files: the session user when the server runs as root for another user. */
   fileOwner?: Owner;
 }
@@ -73,8 +76,11 @@ export function createApp(ctx: AppContext): express.Express {
     res.json(await record.done);
   });
 
+  registerSessionRoutes(app, ctx.pool);
+
   registerFileRoutes(app, {
     maxUploadMb: ctx.maxUploadMb ?? 10240,
+    maxUnpackedMb: ctx.maxUnpackedMb,
     owner: ctx.fileOwner,
     cwd: () => ctx.pool.list().find((s) => s.name === 'default')?.cwd ?? ctx.workingDir,
     json,
