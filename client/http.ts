@@ -5,7 +5,7 @@ import https from 'node:https';
 import type { Writable } from 'node:stream';
 
 export interface HttpRequest {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'DELETE';
   /** Path below the base URL, e.g. "/execute_action". */
   path: string;
   /** Sent as JSON when given. */

@@ -2,7 +2,7 @@
 // never run an action twice, commands as results, and streamed actions over one shared WebSocket.
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Observation } from '../protocol/index.js';
+import { Observation, SessionInfo, SessionList } from '../protocol/index.js';
 import { RuntimeError } from './errors.js';
 import { isTransient, StatusError, toRuntimeError } from './failures.js';
 import { HttpTransport, TransportError, type HttpRequest, type HttpResponse } from './http.js';
@@ -183,6 +183,33 @@ export class RuntimeClient {
   async listFiles(path?: string): Promise<string[]> {
     const res = await this.#call({ method: 'POST', path: '/list_files', body: path === undefined ? {} : { path }, timeoutMs: this.#options.timeoutMs }, 'POST /list_files');
     return res.body as string[];
+  }
+
+  /** GET /sessions: every named bash session (its state, cwd, idle seconds). */
+  async sessions(): Promise<SessionInfo[]> {
+    const res = await this.#call({ method: 'GET', path: '/sessions', timeoutMs: this.#options.timeoutMs }, 'GET /sessions');
+    return SessionList.parse(res.body).sessions;
+  }
+
+  /**
+   * DELETE /sessions/{name}: ends the session and every process it started (setsid'd ones too);
+   * an action waiting on it completes. Resolves false when there was no such session.
+   */
+  async endSession(name: string): Promise<boolean> {
+    const what = `DELETE /sessions/${name}`;
+    try {
+      await this.#call({ method: 'DELETE', path: `/sessions/${encodeURIComponent(name)}`, timeoutMs: this.#options.timeoutMs }, what);
+      return true;
+    } catch (e) {
+      if (e instanceof RuntimeError && (e.data as { error?: { code?: string } } | undefined)?.error?.code === 'not_found') return false;
+      throw e;
+    }
+  }
+
+  /** POST /sessions/{name}/reset: ends the session (if any) and starts a fresh one; resolves when it is ready. */
+  async resetSession(name: string): Promise<SessionInfo> {
+    const res = await this.#call({ method: 'POST', path: `/sessions/${encodeURIComponent(name)}/reset`, timeoutMs: this.#options.timeoutMs }, `POST /sessions/${name}/reset`);
+    return SessionInfo.parse(res.body);
   }
 
   /** Fails calls in flight and later ones with 'unavailable' and releases every socket. */

@@ -114,12 +114,9 @@ export interface StreamHandle extends AsyncIterable<string> {
 }
 
 /** One bash session as GET /server_info lists it. */
-export interface SessionInfo {
-  name: string;
-  pid: number;
-  cwd: string;
-  busy: boolean;
-}
+/** One named session, as GET /sessions and /server_info report it (the schema is protocol/sessions.ts). */
+export type { SessionInfo } from '../protocol/index.js';
+import type { SessionInfo } from '../protocol/index.js';
 
 /** GET /server_info (PROTOCOL.md "Health"; protocol/ has no schema for it). */
 export interface ServerInfo {

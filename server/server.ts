@@ -91,6 +91,10 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   });
   const server: Server = createServer(app);
   server.keepAliveTimeout = 65_000;
+  // No cap on a whole request: a large upload on a slow link may take longer than Node's default
+  // 300 s. Bodies have their own limits instead: JSON must arrive within --body-timeout, an
+  // upload must keep a minimum rate (server/files/receive.ts); headers within 60 s as by default.
+  server.requestTimeout = 0;
   const wss = attachWebSocket(server, { executor, log, checkKey, maxBodyMb: config.maxBodyMb });
 
   const defaultSession = pool.get(DEFAULT_SESSION);

@@ -1,6 +1,7 @@
 // From a request body to a recorded observation: validation, ids and idempotent replay, dispatch
 // by kind, and the one log line per action.
 import { createHash, randomUUID, type Hash } from 'node:crypto';
+import { statSync } from 'node:fs';
 import { ArgsByKind, ExecuteRequest, type Action, type ActionKind, type Observation } from '../../protocol/index.js';
 import { IGNORED_ARGS } from '../../protocol/actions.js';
 import { ApiError, validationError } from '../errors.js';
@@ -92,9 +93,11 @@ export class Executor {
     const args = action.args;
     const sink = (raw: string) => record.pushOutput(raw);
     if (args.is_static) {
+      if (args.cwd && !isDirectory(args.cwd)) {
+        return { observation: 'error', content: `ERROR: The cwd ${args.cwd} is not a directory; the command was not run.`, extras: { error_id: 'bad_cwd' }, success: false };
+      }
       const { runner, dispose } = this.pool.throwaway(args.cwd ?? undefined);
       try {
-        await runner.ready;
         return await runner.execute({ ...args, blocking: true }, action.timeout, sink);
       } finally {
         dispose();
@@ -156,4 +159,12 @@ export function truncateCommand(observation: Observation): Observation {
       command: `${command.slice(0, MAX_RECORDED_COMMAND_CHARS)}\n[command truncated: ${command.length} characters in all]`,
     },
   };
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
 }

@@ -17,21 +17,58 @@ export interface Received<T> {
 export const DRAIN_LIMIT_BYTES = 64 * 2 ** 20;
 
 /**
+ * How slowly an upload may arrive: after `graceMs`, a body that has averaged fewer than
+ * `bytesPerSecond` since it started is cut off (408 `request_timeout`, connection closed), so a
+ * client dripping a byte a second cannot hold a connection and a staging file for ever, while a
+ * large upload on a slow link takes as long as it needs.
+ */
+export interface MinUploadRate {
+  bytesPerSecond: number;
+  graceMs: number;
+}
+
+/** 16 KiB/s on average, judged from the first minute on. */
+export const DEFAULT_MIN_UPLOAD_RATE: MinUploadRate = { bytesPerSecond: 16 * 1024, graceMs: 60_000 };
+
+/**
  * Streams the `file` field to `sink`. Over `maxBytes` the sink's stream ends early and the upload
  * fails with 413 whatever the sink made of it; no `file` field → 400. The sink must clean up after
  * itself when it throws. Before a failure is reported the rest of the body is read and dropped
  * (up to DRAIN_LIMIT_BYTES), so the client reads the answer rather than a broken pipe.
  */
-export function receiveFile<T>(req: Request, maxBytes: number, sink: (stream: Readable, filename: string) => Promise<T>): Promise<Received<T>> {
+export function receiveFile<T>(
+  req: Request,
+  maxBytes: number,
+  sink: (stream: Readable, filename: string) => Promise<T>,
+  minRate: MinUploadRate = DEFAULT_MIN_UPLOAD_RATE,
+): Promise<Received<T>> {
   return new Promise((resolve, reject) => {
     let settled = false;
     const fail = (error: Error) => {
       if (settled) return;
       settled = true;
+      clearInterval(rateCheck);
       req.unpipe(bb);
       bb.destroy();
       void drain(req, DRAIN_LIMIT_BYTES).then(() => reject(error));
     };
+    const started = Date.now();
+    let received = 0;
+    req.on('data', (chunk: Buffer) => (received += chunk.length));
+    const rateCheck = setInterval(() => {
+      const ms = Date.now() - started;
+      if (req.readableEnded || ms < minRate.graceMs || received >= (minRate.bytesPerSecond * ms) / 1000) return;
+      clearInterval(rateCheck);
+      if (settled) return;
+      settled = true;
+      req.unpipe(bb);
+      bb.destroy();
+      // The answer goes out, then the connection is closed: the rest of a dripping body is not waited for.
+      setTimeout(() => req.socket.destroy(), 1000).unref();
+      reject(new ApiError('request_timeout', `the upload arrived too slowly: ${received} bytes in ${Math.round(ms / 1000)} s, under ${minRate.bytesPerSecond} bytes/s`));
+    }, Math.min(minRate.graceMs, 5000));
+    rateCheck.unref();
+    req.once('close', () => clearInterval(rateCheck));
     let bb: busboy.Busboy;
     try {
       bb = busboy({ headers: req.headers, limits: { fileSize: maxBytes, files: 1 }, highWaterMark: 2 ** 20, fileHwm: 2 ** 20 });
@@ -72,6 +109,7 @@ export function receiveFile<T>(req: Request, maxBytes: number, sink: (stream: Re
       writing.then((got) => {
         if (settled) return;
         settled = true;
+        clearInterval(rateCheck);
         resolve(got);
       }, () => {});
     });

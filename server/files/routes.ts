@@ -5,7 +5,7 @@ import { isAbsolute, resolve, basename } from 'node:path';
 import { packable, writeTar, writeZip } from '../../protocol/archive/pack.js';
 import { ApiError } from '../errors.js';
 import { listFiles } from './list.js';
-import { drain, DRAIN_LIMIT_BYTES } from './receive.js';
+import { drain, DRAIN_LIMIT_BYTES, type MinUploadRate } from './receive.js';
 import { handleUpload, type Owner } from './upload.js';
 
 export interface FileRoutesContext {
@@ -18,6 +18,8 @@ export interface FileRoutesContext {
   maxUnpackedMb?: number;
   /** Owner of uploaded files when the server runs as root for another user. */
   owner?: Owner;
+  /** The slowest an upload may arrive before it is cut off with 408 (default 16 KiB/s after the first minute). */
+  minUploadRate?: MinUploadRate;
   /** Where relative or missing list_files paths start: the default session's cwd. */
   cwd: () => string;
   json: express.RequestHandler;
@@ -48,6 +50,7 @@ export function registerFileRoutes(app: Express, ctx: FileRoutesContext): void {
         maxBytes,
         maxUnpackedBytes: (ctx.maxUnpackedMb ?? DEFAULT_MAX_UNPACKED_MB) * 2 ** 20,
         owner: ctx.owner,
+        minRate: ctx.minUploadRate,
       });
       res.json({ destination, paths: result.paths, bytes: result.bytes });
     } catch (e) {

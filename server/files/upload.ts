@@ -15,7 +15,7 @@ import { untarStream, WRITE_BUFFER } from '../../protocol/archive/untar.js';
 import { unzipFile } from '../../protocol/archive/unzip.js';
 import { makeDirs } from '../actions/files/atomic.js';
 import { ApiError } from '../errors.js';
-import { receiveFile } from './receive.js';
+import { receiveFile, type MinUploadRate } from './receive.js';
 
 export type { Owner } from '../../protocol/archive/extract.js';
 
@@ -27,6 +27,8 @@ export interface UploadOptions {
   /** What an archive may unpack to, in bytes; past it: 413 and nothing left. */
   maxUnpackedBytes: number;
   owner?: Owner;
+  /** The slowest an upload may arrive (default DEFAULT_MIN_UPLOAD_RATE). */
+  minRate?: MinUploadRate;
 }
 
 export interface UploadResult {
@@ -49,7 +51,7 @@ export async function handleUpload(req: Request, opts: UploadOptions): Promise<U
         return;
       }
       await pipeline(stream, createWriteStream(tempPath, { mode: 0o600, highWaterMark: WRITE_BUFFER }));
-    });
+    }, opts.minRate);
     if (opts.recursive && opts.format === 'zip') staged = await stageArchive(destination, (staging) => unzipFile(tempPath, staging, limits), { owner }).catch(archiveToApi);
     if (staged) return { paths: await (staged as Staged).commit(), bytes: got.bytes };
     const final = join(destination, got.filename);

@@ -31,6 +31,18 @@ describe('RuntimeClient against the real server', () => {
     expect(info.resources.memory.rss_bytes).toBeGreaterThan(0);
   });
 
+  it('sessions(), endSession() and resetSession()', async () => {
+    await client.run('cd /tmp; export MINE=1', { session: 'managed' });
+    expect((await client.sessions()).find((s) => s.name === 'managed')).toMatchObject({ cwd: '/tmp', state: 'idle', busy: false });
+    const fresh = await client.resetSession('managed');
+    expect(fresh).toMatchObject({ name: 'managed', state: 'idle' });
+    expect((await client.run('echo "[${MINE-}]"', { session: 'managed' })).output).toBe('[]\n');
+    expect(await client.endSession('managed')).toBe(true);
+    expect(await client.endSession('managed')).toBe(false);
+    expect((await client.sessions()).map((s) => s.name)).not.toContain('managed');
+    await expect(client.resetSession('..')).rejects.toMatchObject({ code: 'bad_action' });
+  });
+
   it('run(): exit codes and the cwd as data', async () => {
     const ok = await client.run('echo hi');
     expect(ok).toMatchObject({ exitCode: 0, output: 'hi\n', timedOut: false, truncated: false });

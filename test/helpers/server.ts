@@ -43,19 +43,7 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const logs: Record<string, unknown>[] = [];
-  const lines = createInterface({ input: proc.stdout! });
-  const port = await new Promise<number>((resolve, reject) => {
-    proc.once('exit', (code) => reject(new Error(`server exited with ${code} before listening`)));
-    lines.on('line', (line) => {
-      try {
-        const entry = JSON.parse(line);
-        logs.push(entry);
-        if (entry.msg === 'listening') resolve(entry.port);
-      } catch {
-        logs.push({ raw: line });
-      }
-    });
-  });
+  const port = await listenedOn(proc, logs);
   const url = `http://127.0.0.1:${port}`;
   const headers = (k: string | null | undefined) => ({
     'content-type': 'application/json',
@@ -91,7 +79,27 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
   return server;
 }
 
-async function waitAlive(url: string): Promise<void> {
+/**
+ * Collects a server process's JSON log lines from its stdout into `logs` (now and later) and
+ * resolves with the port of its `listening` line; rejects if it exits first.
+ */
+export function listenedOn(proc: ChildProcess, logs: Record<string, any>[]): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    proc.once('exit', (code) => reject(new Error(`server exited with ${code} before listening: ${JSON.stringify(logs)}`)));
+    createInterface({ input: proc.stdout! }).on('line', (line) => {
+      try {
+        const entry = JSON.parse(line);
+        logs.push(entry);
+        if (entry.msg === 'listening') resolve(entry.port);
+      } catch {
+        logs.push({ raw: line });
+      }
+    });
+  });
+}
+
+/** Resolves once `url`/alive answers 200 (20 s at most). */
+export async function waitAlive(url: string): Promise<void> {
   const deadline = Date.now() + 20_000;
   while (Date.now() < deadline) {
     const res = await fetch(`${url}/alive`).catch(() => null);

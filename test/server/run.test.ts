@@ -287,4 +287,11 @@ describe('sessions', () => {
     expect(obs.content).toBe('/usr/bin\n');
     expect((await server.run('pwd', { session: 'iso-a' })).content).toBe('/usr\n');
   });
+
+  it('refuses a static command whose cwd is not a directory, with a clear error', async () => {
+    const obs = (await server.execute({ action: 'run', args: { command: 'pwd', is_static: true, cwd: '/no/such/dir' } })).body;
+    expect(obs.observation).toBe('error');
+    expect(obs.extras.error_id).toBe('bad_cwd');
+    expect(obs.content).toContain('/no/such/dir is not a directory');
+  });
 });

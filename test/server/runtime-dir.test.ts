@@ -4,10 +4,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { chooseRuntimeDir, defaultPlaces } from '../../server/runtime-dir.js';
-import { CLI, startServer } from '../helpers/server.js';
+import { CLI, listenedOn, startServer, waitAlive } from '../helpers/server.js';
 
 const isRoot = process.getuid?.() === 0;
 const mode = (path: string) => statSync(path).mode & 0o7777;
@@ -163,23 +162,8 @@ describe('the server', () => {
 
 async function listening(proc: ChildProcess): Promise<{ port: number; logs: Record<string, any>[] }> {
   const logs: Record<string, any>[] = [];
-  const port = await new Promise<number>((resolve, reject) => {
-    proc.once('exit', (code) => reject(new Error(`the server exited with ${code} before listening: ${JSON.stringify(logs)}`)));
-    createInterface({ input: proc.stdout! }).on('line', (line) => {
-      try {
-        const entry = JSON.parse(line);
-        logs.push(entry);
-        if (entry.msg === 'listening') resolve(entry.port);
-      } catch {
-        logs.push({ raw: line });
-      }
-    });
-  });
-  const deadline = Date.now() + 20_000;
-  while ((await fetch(`http://127.0.0.1:${port}/alive`).catch(() => null))?.status !== 200) {
-    if (Date.now() > deadline) throw new Error('the server never became alive');
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  const port = await listenedOn(proc, logs);
+  await waitAlive(`http://127.0.0.1:${port}`);
   return { port, logs };
 }
 

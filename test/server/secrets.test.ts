@@ -6,9 +6,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, startServer, type TestServer } from '../helpers/server.js';
+import { CLI, listenedOn, startServer, waitAlive, type TestServer } from '../helpers/server.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const isRoot = process.getuid?.() === 0;
@@ -160,23 +159,8 @@ interface Started {
 async function startLogged(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<Started> {
   const proc: ChildProcess = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'inherit'] });
   const logs: Record<string, any>[] = [];
-  const port = await new Promise<number>((resolve, reject) => {
-    proc.once('exit', (code) => reject(new Error(`${cmd} exited with ${code} before listening`)));
-    createInterface({ input: proc.stdout! }).on('line', (line) => {
-      try {
-        const entry = JSON.parse(line);
-        logs.push(entry);
-        if (entry.msg === 'listening') resolve(entry.port);
-      } catch {
-        logs.push({ raw: line });
-      }
-    });
-  });
-  const deadline = Date.now() + 20_000;
-  while ((await fetch(`http://127.0.0.1:${port}/alive`).catch(() => null))?.status !== 200) {
-    if (Date.now() > deadline) throw new Error('the server never became alive');
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  const port = await listenedOn(proc, logs);
+  await waitAlive(`http://127.0.0.1:${port}`);
   return {
     pid: proc.pid!,
     port,
