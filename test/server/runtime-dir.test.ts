@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { chooseRuntimeDir, defaultPlaces } from '../../server/runtime-dir.js';
 import { CLI, listenedOn, startServer, waitAlive } from '../helpers/server.js';
@@ -121,8 +121,12 @@ describe('the server', () => {
     // for the server's user at all); HOME and TMPDIR unset.
     const nss = mkdtempSync(join(tmpdir(), 'rc-nss-'));
     writeFileSync(join(nss, 'nsswitch.conf'), 'passwd: files\ngroup: files\n');
+    // The checkout may itself be under /tmp (a CI clone): it is bound at /mnt first, so the
+    // tmpfs over /tmp does not hide the server being tested.
+    const root = dirname(dirname(CLI));
     const script = [
       'set -e',
+      `mount --bind ${root} /mnt`,
       `mount --bind ${join(nss, 'nsswitch.conf')} /etc/nsswitch.conf`,
       'mount --bind /dev/null /etc/passwd',
       'mount -t tmpfs none /tmp',
@@ -132,7 +136,7 @@ describe('the server', () => {
       'for d in /var/tmp /dev/shm /run; do mount -t tmpfs -o ro none $d; done',
       'exec env -u HOME -u TMPDIR "$0" "$@"',
     ].join('\n');
-    const proc = spawn('unshare', ['-m', 'sh', '-c', script, process.execPath, CLI, '--port', '0', '--host', '127.0.0.1', '--working-dir', '/tmp/work'], {
+    const proc = spawn('unshare', ['-m', 'sh', '-c', script, process.execPath, join('/mnt', relative(root, CLI)), '--port', '0', '--host', '127.0.0.1', '--working-dir', '/tmp/work'], {
       env: { ...process.env, SESSION_API_KEY: 'k' },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
