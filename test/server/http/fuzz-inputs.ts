@@ -124,6 +124,9 @@ export class Gen {
     const o = node as Record<string, unknown>;
     const keys = Object.keys(o);
     const key = keys.length && this.chance(0.8) ? this.pick(keys) : this.key();
+    // Own values only: `o.__proto__` or `o.constructor` would hand this mutator Object.prototype,
+    // and a later mutation would then pollute the test process itself.
+    const own = Object.hasOwn(o, key) ? o[key] : undefined;
     switch (this.int(7)) {
       case 0:
         delete o[key];
@@ -132,15 +135,15 @@ export class Gen {
         set(o, key, this.value(2));
         break;
       case 2: {
-        const v = o[key];
+        const v = own;
         set(o, key, typeof v === 'string' ? (this.chance(0.5) ? v + this.string() : v.slice(0, this.int(v.length + 1))) : typeof v === 'number' ? this.number() : this.string());
         break;
       }
       case 3:
-        set(o, key, [o[key]]);
+        set(o, key, [own]);
         break;
       case 4:
-        set(o, key, this.nested(this.pick([5, 50, 99, 101, 150]), o[key]));
+        set(o, key, this.nested(this.pick([5, 50, 99, 101, 150]), own));
         break;
       case 5:
         set(o, key, this.number());
