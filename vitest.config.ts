@@ -1,6 +1,8 @@
 import { defineConfig } from 'vitest/config';
+import { workspaceAlias } from './vitest.alias.js';
 
 export default defineConfig({
+  resolve: { alias: workspaceAlias },
   test: {
     include: ['test/**/*.test.ts'],
     // The soak runs on its own afterwards (vitest.soak.config.ts): it measures /alive latency,

@@ -1,7 +1,9 @@
 // `npm test`'s second run: the soak test alone on the machine (see vitest.config.ts).
 import { defineConfig } from 'vitest/config';
+import { workspaceAlias } from './vitest.alias.js';
 
 export default defineConfig({
+  resolve: { alias: workspaceAlias },
   test: {
     include: ['test/server/soak.test.ts'],
     pool: 'forks',

@@ -5,7 +5,7 @@
 // first /alive 200 for the built image and for mount mode (`runtime-client docker-args`).
 // Run with `npm run bench` (after bench/server.mjs) or `node bench/docker.mjs`.
 //
-// Uses only the built CLI (dist/runtime-client.mjs) and the docker CLI. Everything runs on the
+// Uses only the built host CLI (dist/cli.mjs) and the docker CLI. Everything runs on the
 // local engine with `--network host`; the servers get a free port through RUNTIME_CLIENT_PORT and
 // all test traffic goes to 127.0.0.1. The bundle is snapshotted into a scratch dir first (a
 // concurrent `npm run bundle` swaps dist/runtime-client and must not change it mid-run), and a
@@ -26,7 +26,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { performance } from 'node:perf_hooks';
 
 const root = new URL('..', import.meta.url).pathname;
-const CLI = join(root, 'dist', 'runtime-client.mjs');
+const CLI = join(root, 'dist', 'cli.mjs');
 const BUNDLE = join(root, 'dist', 'runtime-client');
 const TARBALL = join(root, 'dist', 'runtime-client.tar.gz');
 const DOCKER = process.env.DOCKER || 'docker';

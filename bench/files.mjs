@@ -24,7 +24,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
 const root = new URL('..', import.meta.url).pathname;
-const { RuntimeClient } = await import(join(root, 'dist', 'client', 'index.js'));
+const { RuntimeClient } = await import(join(root, 'client', 'dist', 'index.js'));
 
 const CLI = join(root, 'dist', 'runtime-client.mjs');
 const NODE_FLAGS = ['--max-semi-space-size=2'];

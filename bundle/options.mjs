@@ -5,9 +5,14 @@ import { readFileSync } from 'node:fs';
 export const root = new URL('..', import.meta.url).pathname;
 export const { version } = JSON.parse(readFileSync(`${root}package.json`, 'utf8'));
 
-/** The whole server from server/cli.ts, for Node 20, with the package version compiled in. */
+/**
+ * The sandbox server alone, from server/bin.ts, for Node 20, with the package version compiled
+ * in. The workspace packages it imports (protocol, archive) are bundled from their TypeScript
+ * sources (the `source` export condition), so a build needs no per-package compile first.
+ */
 export const serverBuild = {
-  entryPoints: [`${root}server/cli.ts`],
+  entryPoints: [`${root}server/bin.ts`],
+  conditions: ['source'],
   bundle: true,
   platform: 'node',
   target: 'node20',

@@ -27,8 +27,9 @@ import { dirname, join, relative } from 'node:path';
 import { readElf } from './elf.mjs';
 import { buildSessionInit } from './native.mjs';
 import { root, serverBuild, version } from './options.mjs';
+import { BUNDLE_MOUNT } from '@runtime-client/dockerfiles';
 
-const MOUNT = '/opt/runtime-client';
+const MOUNT = BUNDLE_MOUNT;
 const INTERP = `${MOUNT}/lib/ld-linux-x86-64.so.2`;
 const RPATH = '$ORIGIN/../lib';
 const FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';

@@ -16,7 +16,8 @@ export type {
   WaitOptions,
 } from './types.js';
 export type { DownloadOptions, UploadOptions, UploadResult } from './files.js';
-export { DockerRuntime, DockerRuntimeClient } from './docker/index.js';
+export { DockerRuntime, DockerRuntimeClient, buildInjectedImage, derivedTag, envOf, inspect, inspectImage } from './docker/index.js';
+export type { BuildOptions, BuildResult } from './docker/index.js';
 export type { AttachOptions, BindMount, InjectionMode, ProgressEvent, RuntimeInfo, RuntimeState, StartOptions, StartPhase } from './docker/index.js';
 export { EventStream, EventStreamClosedError, Subscription, connectRuntime } from './events.js';
 export type { ActionEvent, ActionExecutor, ConnectRuntimeOptions, EventHandler, EventInput, EventSource, EventStreamOptions, ObservationEvent, StreamEvent, SubscribeOptions } from './events.js';
@@ -38,5 +39,5 @@ export {
   ServerFrame,
   SessionName,
   WriteArgs,
-} from '../protocol/index.js';
-export type { ActionInput, ActionKind, ErrorCode } from '../protocol/index.js';
+} from '@runtime-client/protocol';
+export type { ActionInput, ActionKind, ErrorCode } from '@runtime-client/protocol';

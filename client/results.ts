@@ -1,5 +1,5 @@
 // From a `run` observation to a CommandResult: the exit code, cwd and output as data.
-import type { Observation } from '../protocol/index.js';
+import type { Observation } from '@runtime-client/protocol';
 import { RuntimeError } from './errors.js';
 import type { CommandResult } from './types.js';
 

@@ -2,7 +2,7 @@
 // never run an action twice, commands as results, and streamed actions over one shared WebSocket.
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Observation, SessionInfo, SessionList } from '../protocol/index.js';
+import { Observation, SessionInfo, SessionList } from '@runtime-client/protocol';
 import { RuntimeError } from './errors.js';
 import { isTransient, StatusError, toRuntimeError } from './failures.js';
 import { HttpTransport, TransportError, type HttpRequest, type HttpResponse } from './http.js';

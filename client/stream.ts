@@ -1,6 +1,6 @@
 // A streamed action: its raw output chunks in seq order, each exactly once across reconnects
 // (`attach` from the next seq), then its observation.
-import { Observation } from '../protocol/index.js';
+import { Observation } from '@runtime-client/protocol';
 import { RuntimeError } from './errors.js';
 import { wireError, type RawFrame, type StreamSink, type StreamSocket } from './stream-socket.js';
 import type { ActionWait } from './timeouts.js';

@@ -1,5 +1,5 @@
 // The client's public shapes. Wire types come from protocol/ (zod-inferred), never redefined here.
-import type { ActionInput, Observation } from '../protocol/index.js';
+import type { ActionInput, Observation } from '@runtime-client/protocol';
 
 export type { ActionInput, Observation };
 
@@ -115,8 +115,8 @@ export interface StreamHandle extends AsyncIterable<string> {
 
 /** One bash session as GET /server_info lists it. */
 /** One named session, as GET /sessions and /server_info report it (the schema is protocol/sessions.ts). */
-export type { SessionInfo } from '../protocol/index.js';
-import type { SessionInfo } from '../protocol/index.js';
+export type { SessionInfo } from '@runtime-client/protocol';
+import type { SessionInfo } from '@runtime-client/protocol';
 
 /** GET /server_info (PROTOCOL.md "Health"; protocol/ has no schema for it). */
 export interface ServerInfo {

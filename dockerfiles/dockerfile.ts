@@ -1,6 +1,7 @@
 // The Dockerfile that injects the bundle into any image: a last stage `FROM <base>` that copies
 // the bundle in and makes it the entrypoint. The base image's USER,
 // WORKDIR and ENV stay as they are unless asked otherwise.
+import { DEFAULT_PORT } from '@runtime-client/protocol';
 import { BUNDLE_MOUNT } from './bundle.js';
 
 export interface DockerfileOptions {
@@ -28,7 +29,7 @@ export const CONTEXT_BUNDLE_DIR = 'runtime-client';
 export const CONTEXT_EMPTY_DIR = 'empty';
 
 export function renderDockerfile(o: DockerfileOptions): string {
-  const port = o.port ?? 60000;
+  const port = o.port ?? DEFAULT_PORT;
   const interval = o.healthIntervalSeconds ?? 5;
   const json = (items: string[]) => JSON.stringify(items);
   // The port travels in RUNTIME_CLIENT_PORT, which both the server and the health probe read, so

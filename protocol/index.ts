@@ -1,5 +1,7 @@
 // The wire contract shared by server and client: zod schemas and the types inferred from them.
 export {
+  IGNORED_ARGS,
+  MAX_TIMEOUT_SECONDS,
   SESSION_NAME_PATTERN,
   SessionName,
   RunArgs,

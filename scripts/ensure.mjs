@@ -20,6 +20,7 @@ function newest(dir) {
   if (!existsSync(dir)) return 0;
   let t = 0;
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (entry.name === 'dist' || entry.name === 'node_modules') continue; // build output, not sources
     const p = join(dir, entry.name);
     t = Math.max(t, entry.isDirectory() ? newest(p) : statSync(p).mtimeMs);
   }
@@ -32,10 +33,11 @@ if (process.argv.includes('--install') || mtime(marker) < mtime(join(root, 'pack
   run('npm ci --no-audit --no-fund');
 }
 
-const sources = Math.max(...['protocol', 'server', 'client', 'dockerfiles', 'bundle'].map((d) => newest(join(root, d))), mtime(join(root, 'tsconfig.json')));
+const sources = Math.max(...['protocol', 'archive', 'server', 'dockerfiles', 'client', 'cli', 'bundle'].map((d) => newest(join(root, d))), mtime(join(root, 'tsconfig.json')), mtime(join(root, 'tsconfig.base.json')));
 // dist/session-init is compiled from server/shell/init/session-init.c by the same build.
 const sessionInitStale = mtime(join(root, 'dist', 'session-init')) < mtime(join(root, 'server', 'shell', 'init', 'session-init.c'));
-if (mtime(join(root, 'dist', 'runtime-client.mjs')) < sources || sessionInitStale) {
+const built = Math.min(mtime(join(root, 'dist', 'runtime-client.mjs')), mtime(join(root, 'dist', 'cli.mjs')));
+if (built < sources || sessionInitStale) {
   console.error('[runtime-client] building (npm run build)');
   run('npm run build --silent');
 }

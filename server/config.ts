@@ -1,6 +1,7 @@
 // Server settings: CLI flags, then environment, then defaults. Every unit is in the name.
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { DEFAULT_PORT } from '@runtime-client/protocol';
 import { UsageError } from './errors.js';
 
 export interface ServerConfig {
@@ -40,7 +41,7 @@ export interface ServerConfig {
 
 export const DEFAULTS = {
   host: '0.0.0.0',
-  port: 60000,
+  port: DEFAULT_PORT,
   logLevel: 'info',
   noChangeTimeoutSeconds: 10,
   maxOutputChars: 30000,

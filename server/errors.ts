@@ -1,6 +1,6 @@
 // One error type for everything the server refuses; the HTTP status comes from the code, here only.
 import type { ZodError } from 'zod';
-import { HTTP_STATUS, type ErrorCode, type ErrorBody } from '../protocol/index.js';
+import { HTTP_STATUS, type ErrorCode, type ErrorBody } from '@runtime-client/protocol';
 
 export class ApiError extends Error {
   constructor(
@@ -31,4 +31,6 @@ export function validationError(error: ZodError, root: string): ApiError {
 }
 
 /** A mistake in how a command was called: the CLI exits 2 and points at --help. */
-export class UsageError extends Error {}
+export class UsageError extends Error {
+  readonly code = 'usage';
+}

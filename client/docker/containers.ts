@@ -1,6 +1,6 @@
 // The Engine API calls a runtime needs, with failures turned into RuntimeError 'docker' (the
 // engine's HTTP status kept in `data.status`).
-import { EngineError, engine, engineRaw } from '../../dockerfiles/engine.js';
+import { EngineError, engine, engineRaw } from './engine.js';
 import { RuntimeError } from '../errors.js';
 import { CONTAINER_PORT, LABEL_SESSION } from './spec.js';
 

@@ -5,3 +5,7 @@ export { DockerRuntimeClient } from './guarded-client.js';
 export type { ClientGuard } from './guarded-client.js';
 export { CONTAINER_PORT, CONTAINER_PREFIX, LABEL_BASE, LABEL_MODE, LABEL_SESSION, containerName, createBody } from './spec.js';
 export type { BindMount, ContainerSpec, InjectionMode } from './spec.js';
+export { buildInjectedImage, derivedTag } from './build.js';
+export type { BuildOptions, BuildResult } from './build.js';
+export { inspectImage } from './docker-cli.js';
+export { envOf, inspect } from './containers.js';

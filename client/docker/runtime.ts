@@ -1,9 +1,9 @@
 // A runtime-client server in a Docker container of any image, from the host: start (build or
 // mount the bundle, create, publish on 127.0.0.1, wait), pause/resume, close, attach, list.
 import { randomBytes } from 'node:crypto';
-import { buildInjectedImage } from '../../dockerfiles/build.js';
-import { findBundle } from '../../dockerfiles/bundle.js';
-import { mountCreateBody } from '../../dockerfiles/mount.js';
+import { buildInjectedImage } from './build.js';
+import { findBundle } from '@runtime-client/dockerfiles';
+import { mountCreateBody } from '@runtime-client/dockerfiles';
 import { RuntimeError } from '../errors.js';
 import { RuntimeClient } from '../runtime-client.js';
 import type { RuntimeClientOptions } from '../types.js';

@@ -1,7 +1,7 @@
 // What a runtime container is made of — name, labels, environment, published port, limits,
 // mounts — as an Engine API `POST /containers/create` body. Pure data: checked without an engine.
 import { isAbsolute, resolve } from 'node:path';
-import { LABEL_BASE } from '../../dockerfiles/dockerfile.js';
+import { LABEL_BASE } from '@runtime-client/dockerfiles';
 
 /** Label carrying the session id; `list()` and `attach()` find runtimes by it. */
 export const LABEL_SESSION = 'dev.runtime-client.session';

@@ -2,8 +2,8 @@
 // by kind, and the one log line per action.
 import { createHash, randomUUID, type Hash } from 'node:crypto';
 import { statSync } from 'node:fs';
-import { ArgsByKind, ExecuteRequest, type Action, type ActionKind, type Observation } from '../../protocol/index.js';
-import { IGNORED_ARGS } from '../../protocol/actions.js';
+import { ArgsByKind, ExecuteRequest, type Action, type ActionKind, type Observation } from '@runtime-client/protocol';
+import { IGNORED_ARGS } from '@runtime-client/protocol';
 import { ApiError, validationError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { SessionPool } from '../shell/pool.js';

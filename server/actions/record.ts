@@ -1,6 +1,6 @@
 // One action as the server remembers it: its observation once known, and its raw output chunks
 // (seq-numbered, a bounded window) for WebSocket subscribers that attach now or later.
-import type { Observation } from '../../protocol/index.js';
+import type { Observation } from '@runtime-client/protocol';
 import { OutputWindow } from './window.js';
 
 /** The most raw output one action keeps for late subscribers, in bytes. */

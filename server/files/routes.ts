@@ -2,7 +2,7 @@
 import express, { type Express, type Request } from 'express';
 import { lstat } from 'node:fs/promises';
 import { isAbsolute, resolve, basename } from 'node:path';
-import { packable, writeTar, writeZip } from '../../protocol/archive/pack.js';
+import { packable, writeTar, writeZip } from '@runtime-client/archive';
 import { ApiError } from '../errors.js';
 import { listFiles } from './list.js';
 import { drain, DRAIN_LIMIT_BYTES, type MinUploadRate } from './receive.js';

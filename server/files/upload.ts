@@ -9,15 +9,15 @@ import { chmod, lchown, rename, rm } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Request } from 'express';
-import { ArchiveError, ArchiveTooLargeError } from '../../protocol/archive/entries.js';
-import { stageArchive, type Owner, type Staged } from '../../protocol/archive/extract.js';
-import { untarStream, WRITE_BUFFER } from '../../protocol/archive/untar.js';
-import { unzipFile } from '../../protocol/archive/unzip.js';
+import { ArchiveError, ArchiveTooLargeError } from '@runtime-client/archive';
+import { stageArchive, type Owner, type Staged } from '@runtime-client/archive';
+import { untarStream, WRITE_BUFFER } from '@runtime-client/archive';
+import { unzipFile } from '@runtime-client/archive';
 import { makeDirs } from '../actions/files/atomic.js';
 import { ApiError } from '../errors.js';
 import { receiveFile, type MinUploadRate } from './receive.js';
 
-export type { Owner } from '../../protocol/archive/extract.js';
+export type { Owner } from '@runtime-client/archive';
 
 export interface UploadOptions {
   destination: string;

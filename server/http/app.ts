@@ -8,7 +8,7 @@ import type { Logger } from '../logger.js';
 import { registerFileRoutes } from '../files/routes.js';
 import { registerSessionRoutes } from './sessions.js';
 import { jsonBody } from './body.js';
-import type { Owner } from '../../protocol/archive/extract.js';
+import type { Owner } from '@runtime-client/archive';
 
 export interface AppContext {
   executor: Executor;

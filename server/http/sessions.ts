@@ -1,7 +1,7 @@
 // GET /sessions, DELETE /sessions/{name}, POST /sessions/{name}/reset: seeing, ending and
 // restarting the named bash sessions (OpenHands V1's terminal has the same `reset`).
 import type express from 'express';
-import type { SessionEnded, SessionInfo, SessionList } from '../../protocol/index.js';
+import type { SessionEnded, SessionInfo, SessionList } from '@runtime-client/protocol';
 import { ApiError } from '../errors.js';
 import type { SessionPool } from '../shell/pool.js';
 

@@ -4,7 +4,7 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { ClientFrame, type ServerFrame } from '../../protocol/index.js';
+import { ClientFrame, type ServerFrame } from '@runtime-client/protocol';
 import { ApiError, validationError } from '../errors.js';
 import type { Executor } from '../actions/executor.js';
 import type { ActionRecord, Subscriber } from '../actions/record.js';

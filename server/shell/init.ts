@@ -20,6 +20,7 @@ export function sessionInitPath(execPath: string = process.execPath, moduleUrl: 
     join(here, 'session-init'),
     join(here, '..', '..', 'session-init'),
     join(here, '..', '..', 'dist', 'session-init'),
+    join(here, '..', '..', '..', 'dist', 'session-init'),
   ];
   return candidates.find((p) => existsSync(p));
 }

@@ -4,7 +4,7 @@
 import { mkdirSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApiError } from '../errors.js';
-import { SESSION_NAME_PATTERN } from '../../protocol/index.js';
+import { SESSION_NAME_PATTERN } from '@runtime-client/protocol';
 import { CommandRunner, type RunnerOptions } from './runner.js';
 
 export interface PoolOptions extends Omit<RunnerOptions, 'dir'> {

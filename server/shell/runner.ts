@@ -2,7 +2,7 @@
 // soft and hard timeouts that never kill, continuation, input and control keys, refusal of a new
 // command while one runs, and a fresh shell after the old one exits.
 import { mkdirSync } from 'node:fs';
-import type { RunArgs, RunObservation, ErrorObservation } from '../../protocol/index.js';
+import type { RunArgs, RunObservation, ErrorObservation } from '@runtime-client/protocol';
 import { OutputCapture } from './output.js';
 import { TextCleaner } from './clean.js';
 import { ShellSession, type Completion, type ShellOptions } from './session.js';

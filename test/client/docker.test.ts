@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DockerRuntime, LABEL_BASE, LABEL_MODE, LABEL_SESSION, createBody, type ProgressEvent } from '../../client/docker/index.js';
 import { RuntimeError } from '../../client/errors.js';
-import { docker } from '../../dockerfiles/docker.js';
+import { docker } from '../../client/docker/docker-cli.js';
 import { requireEngine } from '../docker/engine.js';
 
 const root = join(import.meta.dirname, '..', '..');

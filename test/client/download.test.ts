@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RuntimeClient } from '../../client/index.js';
-import { linkChain, tarOf, zipOf, type EvilEntry } from '../protocol/archive/evil.js';
+import { linkChain, tarOf, zipOf, type EvilEntry } from '../archive/evil.js';
 
 const MiB = 2 ** 20;
 let scratch: string;

@@ -27,10 +27,12 @@ describe('the client entry', () => {
     expect(inputs.filter((p) => p.startsWith('server/'))).toEqual([]);
   });
 
-  it('is what package.json exports', () => {
-    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-    expect(pkg.exports).toEqual({ '.': { types: './dist/client/index.d.ts', import: './dist/client/index.js' } });
-    expect(pkg.types).toBe('./dist/client/index.d.ts');
+  it('is what the client package and the checkout root export', () => {
+    const pkg = JSON.parse(readFileSync(join(root, 'client', 'package.json'), 'utf8'));
+    expect(pkg.exports['.']).toMatchObject({ types: './dist/index.d.ts', default: './dist/index.js' });
+    const top = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+    expect(top.exports).toEqual({ '.': { types: './client/dist/index.d.ts', default: './client/dist/index.js' } });
+    expect(top.types).toBe('./client/dist/index.d.ts');
   });
 
   it('exports by name only', () => {

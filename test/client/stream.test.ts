@@ -144,7 +144,7 @@ describe('stream() against the real server', () => {
 
   it('an idle client does not keep the process alive (after a stream, without close())', async () => {
     const script = `
-      import { RuntimeClient } from ${JSON.stringify(join(root, 'dist', 'client', 'index.js'))};
+      import { RuntimeClient } from ${JSON.stringify(join(root, 'client', 'dist', 'index.js'))};
       const c = new RuntimeClient({ url: ${JSON.stringify(server.url)}, apiKey: ${JSON.stringify(KEY)} });
       const h = c.stream({ action: 'run', args: { command: 'echo bye', blocking: true } });
       for await (const chunk of h) process.stdout.write(chunk);

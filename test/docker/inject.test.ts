@@ -3,10 +3,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { buildInjectedImage } from '../../dockerfiles/build.js';
+import { buildInjectedImage } from '../../client/docker/build.js';
 import { findBundle } from '../../dockerfiles/bundle.js';
-import { docker } from '../../dockerfiles/docker.js';
-import { runContainer } from '../../dockerfiles/engine.js';
+import { docker } from '../../client/docker/docker-cli.js';
+import { runContainer } from '../../client/docker/engine.js';
 import { mountCreateBody } from '../../dockerfiles/mount.js';
 import { freePort } from '../../client/docker/ports.js';
 import { requireEngine } from './engine.js';

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { renderDockerfile } from '../../dockerfiles/dockerfile.js';
 import { mountCreateBody, mountRunArgs } from '../../dockerfiles/mount.js';
-import { derivedTag } from '../../dockerfiles/build.js';
+import { derivedTag } from '../../client/docker/build.js';
 
 describe('renderDockerfile', () => {
   const text = renderDockerfile({ baseImage: 'python:3.12-slim', version: '1.2.3', digest: 'abc' });

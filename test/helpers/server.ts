@@ -6,7 +6,10 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import WebSocket from 'ws';
 
+/** The sandbox server as built (serve and probe). */
 export const CLI = join(import.meta.dirname, '..', '..', 'dist', 'runtime-client.mjs');
+/** The host CLI as built (run, exec, ps, stop, dockerfile, build, docker-args; serve handed to the server). */
+export const HOST_CLI = join(import.meta.dirname, '..', '..', 'dist', 'cli.mjs');
 export const KEY = 'test-key-1234';
 
 export interface TestServer {

@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import WebSocket from 'ws';
 import { startServer, exitCodeOf, KEY, type TestServer } from '../helpers/server.js';
 import { killAll, processesWith } from '../helpers/procs.js';
-import { linkChain, tarOf, zipOf } from '../protocol/archive/evil.js';
+import { linkChain, tarOf, zipOf } from '../archive/evil.js';
 
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 600);
 const MARK = `sleep 1000.${process.pid}9`;

@@ -12,7 +12,7 @@ import tar from 'tar-stream';
 import yazl from 'yazl';
 import { RuntimeClient } from '../../client/index.js';
 import { KEY, startServer, type TestServer } from '../helpers/server.js';
-import { linkChain, tarOf, zipOf, type EvilEntry } from '../protocol/archive/evil.js';
+import { linkChain, tarOf, zipOf, type EvilEntry } from '../archive/evil.js';
 
 let server: TestServer;
 let small: TestServer;

@@ -3,7 +3,7 @@
 import type { Stats } from 'node:fs';
 import { readFile, stat, unlink } from 'node:fs/promises';
 import { createPatch } from 'diff';
-import type { EditArgs, EditObservation } from '../../../protocol/index.js';
+import type { EditArgs, EditObservation } from '@runtime-client/protocol';
 import type { FileAccess } from './access.js';
 import { writeWhole } from './atomic.js';
 import { MAX_CONTENT_BYTES, sniff } from './content.js';

@@ -1,6 +1,6 @@
 // File actions fail as data: an error observation with a stable error_id and one clear sentence.
 import type { Stats } from 'node:fs';
-import type { ErrorObservation } from '../../../protocol/index.js';
+import type { ErrorObservation } from '@runtime-client/protocol';
 
 /**
  * The error_id values a file action can answer with:

@@ -1,6 +1,6 @@
 // The read, write and edit actions for one server: paths against the session cwd, permissions of
 // the session user, one writer per file, and every failure as an error observation.
-import type { EditArgs, ErrorObservation, Observation, ReadArgs, WriteArgs } from '../../../protocol/index.js';
+import type { EditArgs, ErrorObservation, Observation, ReadArgs, WriteArgs } from '@runtime-client/protocol';
 import { FileAccess, type FileUser } from './access.js';
 import { editAction } from './edit.js';
 import { FileError, errorObservation, fromFsError } from './errors.js';

@@ -1,6 +1,6 @@
 // The read action: a range of text lines, an image as a data: URL, or an error for a binary file.
 import { readFile } from 'node:fs/promises';
-import type { ReadArgs, ReadObservation } from '../../../protocol/index.js';
+import type { ReadArgs, ReadObservation } from '@runtime-client/protocol';
 import type { FileAccess } from './access.js';
 import { MAX_CONTENT_BYTES, readLines, sniff } from './content.js';
 import { FileError, fromFsError, mustHaveContent } from './errors.js';

@@ -1,7 +1,7 @@
 // The write action: a whole file, or lines [start, end) of an existing one replaced by the content.
 import type { Stats } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
-import type { WriteArgs, WriteObservation } from '../../../protocol/index.js';
+import type { WriteArgs, WriteObservation } from '@runtime-client/protocol';
 import type { FileAccess } from './access.js';
 import { writeWhole } from './atomic.js';
 import { MAX_CONTENT_BYTES } from './content.js';

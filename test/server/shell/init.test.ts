@@ -142,7 +142,7 @@ afterEach(() => {
 describe('sessionInitPath', () => {
   it('finds dist/session-init from the source, the tsc output and the built CLI', () => {
     const url = (rel: string) => `file://${join(ROOT, rel)}`;
-    for (const module of ['server/shell/init.ts', 'dist/server/shell/init.js', 'dist/runtime-client.mjs']) {
+    for (const module of ['server/shell/init.ts', 'server/dist/shell/init.js', 'dist/runtime-client.mjs', 'dist/cli.mjs']) {
       expect(sessionInitPath('/nonexistent/bin/node', url(module)), module).toBe(INIT);
     }
   });

@@ -2,11 +2,11 @@
 // its exit status.
 import { once } from 'node:events';
 import { parseArgs } from 'node:util';
-import { DEFAULT_PORT } from '../../protocol/index.js';
-import { UsageError } from '../../server/errors.js';
-import { RuntimeError } from '../errors.js';
-import { RuntimeClient } from '../runtime-client.js';
-import type { Observation } from '../types.js';
+import { DEFAULT_PORT } from '@runtime-client/protocol';
+import { UsageError } from './errors.js';
+import { RuntimeError } from '@runtime-client/client';
+import { RuntimeClient } from '@runtime-client/client';
+import type { Observation } from '@runtime-client/client';
 
 const USAGE = `Usage: runtime-client exec [--url URL] [--key KEY] [--session NAME] [--timeout SECONDS] -- 'command'
 

@@ -1,12 +1,9 @@
 // `runtime-client dockerfile | build | docker-args`: the injection commands for people and scripts.
 import { parseArgs } from 'node:util';
-import { portOf } from '../server/config.js';
-import { UsageError } from '../server/errors.js';
-import { findBundle } from './bundle.js';
-import { buildInjectedImage } from './build.js';
-import { inspectImage } from './docker.js';
-import { renderDockerfile } from './dockerfile.js';
-import { mountCreateBody, mountRunArgs } from './mount.js';
+import { DEFAULT_PORT } from '@runtime-client/protocol';
+import { UsageError, portOf } from './errors.js';
+import { findBundle, mountCreateBody, mountRunArgs, renderDockerfile } from '@runtime-client/dockerfiles';
+import { buildInjectedImage, inspectImage } from '@runtime-client/client';
 
 const common = {
   'base-image': { type: 'string' },
@@ -23,7 +20,7 @@ export async function runDockerCommand(name: 'dockerfile' | 'build' | 'docker-ar
   });
   const baseImage = values['base-image'];
   if (!baseImage) throw new UsageError(`${name} needs --base-image IMG`);
-  const port = portOf(values.port, 60000);
+  const port = portOf(values.port, DEFAULT_PORT);
   const user = values.user;
 
   if (name === 'dockerfile') {

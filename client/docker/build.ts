@@ -3,9 +3,8 @@
 import { createHash } from 'node:crypto';
 import { cpSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { findBundle } from './bundle.js';
-import { dockerStreaming, hasBuildKit, inspectImage } from './docker.js';
-import { CONTEXT_BUNDLE_DIR, CONTEXT_EMPTY_DIR, LABEL_DIGEST, LABEL_VERSION, renderDockerfile, type DockerfileOptions } from './dockerfile.js';
+import { CONTEXT_BUNDLE_DIR, CONTEXT_EMPTY_DIR, LABEL_DIGEST, LABEL_VERSION, findBundle, renderDockerfile, type DockerfileOptions } from '@runtime-client/dockerfiles';
+import { dockerStreaming, hasBuildKit, inspectImage } from './docker-cli.js';
 
 export interface BuildOptions extends Partial<Pick<DockerfileOptions, 'port' | 'user' | 'workdir' | 'healthIntervalSeconds'>> {
   baseImage: string;

@@ -5,8 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { validateEntries, type ArchiveEntry } from '../../../protocol/archive/entries.js';
-import { LinkResolver, MAX_LINKS } from '../../../protocol/archive/links.js';
+import { validateEntries, type ArchiveEntry } from '../../archive/entries.js';
+import { LinkResolver, MAX_LINKS } from '../../archive/links.js';
 import { linkChain } from './evil.js';
 
 let scratch: string;

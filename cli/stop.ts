@@ -1,8 +1,8 @@
 // `runtime-client stop ID...`: stop and remove runtime containers by session id.
 import { parseArgs } from 'node:util';
-import { UsageError } from '../../server/errors.js';
-import { DockerRuntime } from '../docker/index.js';
-import { RuntimeError } from '../errors.js';
+import { UsageError } from './errors.js';
+import { DockerRuntime } from '@runtime-client/client';
+import { RuntimeError } from '@runtime-client/client';
 
 const USAGE = `Usage: runtime-client stop [--keep] SESSION_ID...
 

@@ -1,7 +1,6 @@
-#!/usr/bin/env -S node --max-semi-space-size=2
-// `runtime-client`: serve (the default), or `probe` for health checks.
-// The semi-space cap keeps the young generation small: a command printing gigabytes makes
-// short-lived strings, and a large young generation shows up as ~50 MB more RSS.
+// The sandbox binary's command line: serve (the default), or `probe` for health checks. Nothing
+// of the host's (run, exec, Docker) is here: the host CLI (cli/) hands its serve and probe calls
+// to runServerCommand.
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -10,26 +9,13 @@ import { UsageError } from './errors.js';
 import { hideSecrets } from './secrets.js';
 import { VERSION } from './version.js';
 
-const HELP = `runtime-client ${VERSION}: an action execution server for sandboxes
+/** `runtime-client --help` inside the sandbox: the server's own commands and flags only. */
+export const SERVER_HELP = `runtime-client ${VERSION}: the in-sandbox action execution server
 
 Usage:
   runtime-client [options]           serve the protocol (HTTP + WebSocket)
   runtime-client probe [--port N]    exit 0 iff /alive answers 200 within 2 s
-  runtime-client dockerfile --base-image IMG [--port N] [--user U] [--workdir DIR]
-                                     print the Dockerfile that injects runtime-client into IMG
-  runtime-client build --base-image IMG [--tag T] [--force]
-                                     build (or reuse) that image with the Docker engine
-  runtime-client docker-args --base-image IMG [--port N] [--json]
-                                     print \`docker run\` arguments for mount mode (no build)
-  runtime-client run --base-image IMG [--session-id ID] [--mode build|mount] [-e K=V]...
-                                     start a runtime container, print its URL and key, stay
-                                     attached; Ctrl-C stops and removes it
-  runtime-client exec [--url URL] [--key KEY] [--session S] [--timeout SECONDS] -- 'command'
-                                     run a command on a server, streaming its output; exit
-                                     with its status (124: timed out, 125: not run)
-  runtime-client ps [--json | -q]    list the runtime containers
-  runtime-client stop ID...          stop and remove runtime containers
-  runtime-client COMMAND --help      a command's own options
+  runtime-client --help | --version
 
 Options:
   --host ADDR           listen address (default ${DEFAULTS.host})
@@ -54,7 +40,6 @@ Options:
 Environment:
   RUNTIME_CLIENT_PORT          default for --port (injected images set it)
   SESSION_API_KEY              key required in X-Session-API-Key (unset: open, with a warning);
-                               for exec, the key to send when --key is not given
   NO_CHANGE_TIMEOUT_SECONDS    soft timeout for commands without new output (default ${DEFAULTS.noChangeTimeoutSeconds})
   MAX_OUTPUT_CHARS             output longer than this is truncated (default ${DEFAULTS.maxOutputChars})
 `;
@@ -129,24 +114,17 @@ async function serve(argv: string[]): Promise<void> {
   process.once('SIGINT', () => stop('SIGINT'));
 }
 
-async function main(argv: string[]): Promise<void> {
-  // Host-side commands first: their arguments (`exec -- 'grep -v x'`) are not the server's flags.
-  if (argv[0] === 'run' || argv[0] === 'exec' || argv[0] === 'ps' || argv[0] === 'stop') {
-    const { runClientCommand } = await import('../client/cli/index.js');
-    process.exit(await runClientCommand(argv[0], argv.slice(1)));
-  }
-  if (argv.includes('-h') || argv.includes('--help')) return void process.stdout.write(HELP);
+/** Runs `runtime-client [serve flags] | probe | --help | --version` inside the sandbox. */
+export async function runServerCommand(argv: string[]): Promise<void> {
+  if (argv.includes('-h') || argv.includes('--help')) return void process.stdout.write(SERVER_HELP);
   if (argv.includes('-v') || argv.includes('--version')) return void process.stdout.write(VERSION + '\n');
   if (argv[0] === 'probe') process.exit(await probe(argv.slice(1)));
-  if (argv[0] === 'dockerfile' || argv[0] === 'build' || argv[0] === 'docker-args') {
-    const { runDockerCommand } = await import('../dockerfiles/cli.js');
-    process.exit(await runDockerCommand(argv[0], argv.slice(1)));
-  }
   await serve(argv);
 }
 
-main(process.argv.slice(2)).catch((e: Error) => {
+/** How a failed command ends the process: 2 and a pointer to --help for a usage error, else 1. */
+export function exitOnError(e: Error): never {
   const usage = e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
   process.stderr.write(`runtime-client: ${e.message}\n${usage ? "Try 'runtime-client --help'.\n" : ''}`);
   process.exit(usage ? 2 : 1);
-});
+}

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, KEY, startServer, type TestServer } from '../helpers/server.js';
+import { HOST_CLI as CLI, KEY, startServer, type TestServer } from '../helpers/server.js';
 import { engineAvailable, requireEngine } from '../docker/engine.js';
 
 const root = join(import.meta.dirname, '..', '..');

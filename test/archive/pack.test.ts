@@ -9,9 +9,9 @@ import { join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { createRequire } from 'node:module';
-import { writeTar, writeZip } from '../../../protocol/archive/pack.js';
-import { BufferPool, flow } from '../../../protocol/archive/pool.js';
-import { unzipFile } from '../../../protocol/archive/unzip.js';
+import { writeTar, writeZip } from '../../archive/pack.js';
+import { BufferPool, flow } from '../../archive/pool.js';
+import { unzipFile } from '../../archive/unzip.js';
 
 let scratch: string;
 beforeAll(() => {

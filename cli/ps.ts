@@ -1,6 +1,6 @@
 // `runtime-client ps`: the runtime containers on the Docker engine, as a table.
 import { parseArgs } from 'node:util';
-import { DockerRuntime, type RuntimeInfo } from '../docker/index.js';
+import { DockerRuntime, type RuntimeInfo } from '@runtime-client/client';
 
 const USAGE = `Usage: runtime-client ps [--json | -q]
 

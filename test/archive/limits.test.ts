@@ -6,10 +6,10 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { ArchiveError, ArchiveTooLargeError } from '../../../protocol/archive/entries.js';
-import { extractInto } from '../../../protocol/archive/extract.js';
-import { untarStream } from '../../../protocol/archive/untar.js';
-import { unzipFile } from '../../../protocol/archive/unzip.js';
+import { ArchiveError, ArchiveTooLargeError } from '../../archive/entries.js';
+import { extractInto } from '../../archive/extract.js';
+import { untarStream } from '../../archive/untar.js';
+import { unzipFile } from '../../archive/unzip.js';
 import { tarOf, tree, zipOf } from './evil.js';
 
 const MiB = 2 ** 20;

@@ -1,9 +1,9 @@
 // `runtime-client run`: start a runtime container, print where it listens, stay attached until a
 // signal, then stop and remove it (like `docker run --rm` in the foreground).
 import { parseArgs } from 'node:util';
-import { UsageError } from '../../server/errors.js';
-import { envOf, inspect } from '../docker/containers.js';
-import { DockerRuntime, type ProgressEvent } from '../docker/index.js';
+import { UsageError } from './errors.js';
+import { envOf, inspect } from '@runtime-client/client';
+import { DockerRuntime, type ProgressEvent } from '@runtime-client/client';
 
 const USAGE = `Usage: runtime-client run --base-image IMG [--session-id ID] [--mode build|mount] [-e KEY=VALUE]...
 
