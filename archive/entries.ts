@@ -18,14 +18,29 @@ export interface ArchiveEntry {
 }
 
 /**
- * An archive that cannot be unpacked safely or at all; nothing of it was left on disk. The server
- * answers 400 with the message, the client throws it as a 'bad_action' RuntimeError.
+ * Why an archive could not be made or unpacked (the package's one error; `code` says which):
+ * - `unsafe_entry`: an entry would land outside the destination (`../`, an absolute path, a link
+ *   that leads out, alone or through the archive's other links, a write through a link)
+ * - `too_large`: it would unpack to more than the budget (ArchiveTooLargeError, with `limitBytes`)
+ * - `damaged`: an entry's data does not match its CRC-32
+ * - `unreadable`: not a tar or zip, or cut short
+ * - `unpackable`: what was asked to be packed is not a file, a directory or a symlink
+ * - `changed`: a file shrank while it was being packed
+ * - `closed`: the receiver went away before the archive was sent
+ */
+export type ArchiveErrorCode = 'unsafe_entry' | 'too_large' | 'damaged' | 'unreadable' | 'unpackable' | 'changed' | 'closed';
+
+/**
+ * An archive that cannot be made, or unpacked safely or at all; nothing of an unpack was left on
+ * disk. The server answers 400 with the message (413 for `too_large`), the client throws it as a
+ * 'bad_action' RuntimeError.
  */
 export class ArchiveError extends Error {
   constructor(
     message: string,
     /** The offending entry's name as stored, when one entry is to blame. */
     readonly entry?: string,
+    readonly code: ArchiveErrorCode = 'unsafe_entry',
   ) {
     super(message);
     this.name = 'ArchiveError';
@@ -115,11 +130,11 @@ export class ArchiveTooLargeError extends ArchiveError {
     /** The limit that was reached, in bytes. */
     readonly limitBytes: number,
   ) {
-    super(message);
+    super(message, undefined, 'too_large');
     this.name = 'ArchiveTooLargeError';
   }
 }
 
-export function bad(entry: string, why: string): ArchiveError {
-  return new ArchiveError(`archive entry ${JSON.stringify(entry)} ${why}; nothing was extracted`, entry);
+export function bad(entry: string, why: string, code: ArchiveErrorCode = 'unsafe_entry'): ArchiveError {
+  return new ArchiveError(`archive entry ${JSON.stringify(entry)} ${why}; nothing was extracted`, entry, code);
 }

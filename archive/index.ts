@@ -2,7 +2,7 @@
 // anything is written, and a budget on what an archive may unpack to. Both sides run it: the
 // server for uploads and downloads, the client for the same from the host.
 export { ArchiveError, ArchiveTooLargeError, validateEntries } from './entries.js';
-export type { ArchiveEntry, EntryKind } from './entries.js';
+export type { ArchiveEntry, ArchiveErrorCode, EntryKind } from './entries.js';
 export { describeBytes, UnpackBudget } from './budget.js';
 export { extractInto, stageArchive } from './extract.js';
 export type { Owner, Staged } from './extract.js';

@@ -16,6 +16,7 @@ import { Readable, type Writable } from 'node:stream';
 import tar from 'tar-stream';
 import yazl from 'yazl';
 import './native-crc32.cjs';
+import { ArchiveError } from './entries.js';
 import { BufferPool, flow } from './pool.js';
 
 interface Item {
@@ -36,7 +37,7 @@ export function packable(st: Stats): boolean {
 /** The items of `root` (a file: itself; a directory: its contents, recursively), depth first. */
 async function* walk(root: string): AsyncGenerator<Item> {
   const st = await lstat(root);
-  if (!packable(st)) throw new Error(`${root} is not a file, a directory or a symlink`);
+  if (!packable(st)) throw new ArchiveError(`${root} is not a file, a directory or a symlink`, undefined, 'unpackable');
   if (!st.isDirectory()) {
     yield item(basename(root), root, st);
     return;
@@ -288,7 +289,7 @@ class FileRead {
     const buf = await this.pool.take();
     try {
       const bytesRead = readSync(fh, buf, 0, Math.min(this.pool.size, this.it.size - at), at);
-      if (bytesRead === 0) throw new Error(`${this.it.name} shrank while it was being sent (${at} of ${this.it.size} bytes)`);
+      if (bytesRead === 0) throw new ArchiveError(`${this.it.name} shrank while it was being sent (${at} of ${this.it.size} bytes)`, this.it.name, 'changed');
       return buf.subarray(0, bytesRead);
     } catch (e) {
       this.pool.release(buf);

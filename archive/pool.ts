@@ -3,6 +3,7 @@
 // collection: ~70 per GiB sent, 0.5-0.7 s per GiB in a server's heap. A few buffers taken back
 // after each write callback cost nothing.
 import { Transform, type Readable, type Writable } from 'node:stream';
+import { ArchiveError } from './entries.js';
 
 export class BufferPool {
   readonly size: number;
@@ -78,7 +79,7 @@ export function flow(from: Readable, to: Writable, written: (chunk: Buffer) => v
       paused = false;
       from.resume();
     };
-    const onClose = () => finish(new Error('the connection closed before the archive was sent'));
+    const onClose = () => finish(new ArchiveError('the connection closed before the archive was sent', undefined, 'closed'));
     from.on('data', (chunk) => {
       pending++;
       const more = to.write(chunk, (error) => {

@@ -43,7 +43,7 @@ export async function untarStream(input: Readable, into: string, limits: UnpackL
     await dirs.make(dirname(path));
     while (writing.size >= FILES_IN_FLIGHT) await Promise.race(writing.values());
     // Destroyed meanwhile (the input ended short): a pipeline would wait for it forever.
-    if (stream.destroyed) throw new ArchiveError(`the tar ended in the middle of ${JSON.stringify(path)}; nothing was extracted`, path);
+    if (stream.destroyed) throw new ArchiveError(`the tar ended in the middle of ${JSON.stringify(path)}; nothing was extracted`, path, 'unreadable');
     const done = pipeline(stream, createWriteStream(join(into, path), { mode: 0o600, highWaterMark: WRITE_BUFFER })).then(
       () => {},
       (e: Error) => {
@@ -118,7 +118,7 @@ const MACHINE_ERRORS = new Set(['ENOSPC', 'EDQUOT', 'EACCES', 'EPERM', 'EROFS', 
  */
 export function asArchiveError(e: NodeJS.ErrnoException, format: 'tar' | 'zip'): Error {
   if (e instanceof ArchiveError || (e.code !== undefined && MACHINE_ERRORS.has(e.code))) return e;
-  return new ArchiveError(`the ${format} could not be unpacked: ${e.message}; nothing was extracted`);
+  return new ArchiveError(`the ${format} could not be unpacked: ${e.message}; nothing was extracted`, undefined, 'unreadable');
 }
 
 function toEntry(h: tar.Header): ArchiveEntry {

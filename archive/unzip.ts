@@ -35,7 +35,7 @@ export async function unzipFile(zipPath: string, into: string, limits: UnpackLim
   try {
     zip = await promisify<string, yauzl.Options, Zip>(yauzl.open)(zipPath, { lazyEntries: true, decodeStrings: false, autoClose: false });
   } catch (e) {
-    throw new ArchiveError(`not a valid zip file: ${(e as Error).message}`);
+    throw new ArchiveError(`not a valid zip file: ${(e as Error).message}`, undefined, 'unreadable');
   }
   try {
     const raw = (await readAll(zip)).filter((z) => !isRootEntry((z.fileName as unknown as Buffer).toString('utf8')));
@@ -133,7 +133,7 @@ async function copyStored(zip: Zip, z: yauzl.Entry, data: FileHandle, buf: Buffe
 }
 
 function damaged(path: string): ArchiveError {
-  return bad(path, 'is damaged: its CRC-32 does not match its data');
+  return bad(path, 'is damaged: its CRC-32 does not match its data', 'damaged');
 }
 
 /**

@@ -13,8 +13,9 @@
  * - `timeout`: no answer within the action's timeout plus the margin (the action may still run)
  * - `paused`: the Docker runtime is paused; resume it first
  * - `docker`: the Docker engine failed (build, run, inspect)
+ * - `stream_closed`: publish() or subscribe() on an EventStream after close()
  */
-export type RuntimeErrorCode = 'not_ready' | 'disconnected' | 'unavailable' | 'unauthorized' | 'bad_action' | 'timeout' | 'paused' | 'docker';
+export type RuntimeErrorCode = 'not_ready' | 'disconnected' | 'unavailable' | 'unauthorized' | 'bad_action' | 'timeout' | 'paused' | 'docker' | 'stream_closed';
 
 export class RuntimeError extends Error {
   constructor(

@@ -7,16 +7,16 @@ import { TransportError, type HttpResponse } from './http.js';
 export const TRANSIENT_STATUSES: ReadonlySet<number> = new Set([502, 503, 504]);
 
 /** An HTTP answer that is not a success, kept as thrown value until the retries are done. */
-export class StatusError extends Error {
+export class StatusError extends RuntimeError {
   constructor(readonly response: HttpResponse) {
-    super(`HTTP ${response.status}`);
+    super(response.status === 401 ? 'unauthorized' : response.status >= 400 && response.status < 500 ? 'bad_action' : 'unavailable', `HTTP ${response.status}`, response);
     this.name = 'StatusError';
   }
 }
 
 /** Worth another attempt with the same id: a dropped or refused connection, 502/503/504. */
 export function isTransient(error: unknown): boolean {
-  if (error instanceof TransportError) return !error.timedOut && error.code !== 'ECLOSED';
+  if (error instanceof TransportError) return !error.timedOut && error.sysCode !== 'ECLOSED';
   return error instanceof StatusError && TRANSIENT_STATUSES.has(error.response.status);
 }
 
@@ -38,19 +38,19 @@ export function errorForStatus(response: HttpResponse, what: string): RuntimeErr
 
 /** The RuntimeError for a transport failure; a refused connection means nothing listens: unavailable. */
 export function errorForTransport(error: TransportError, what: string, url: string): RuntimeError {
-  if (error.code === 'ECLOSED') return new RuntimeError('unavailable', `${what}: the client was closed`, { code: error.code });
-  if (error.timedOut) return new RuntimeError('timeout', `${what}: ${error.message}`, { code: error.code });
-  const code: RuntimeErrorCode = error.code === 'ECONNREFUSED' ? 'unavailable' : 'disconnected';
-  return new RuntimeError(code, `${what}: ${url} ${error.code === 'ECONNREFUSED' ? 'refused the connection' : `failed (${error.code}: ${error.message})`}`, {
-    code: error.code,
+  if (error.sysCode === 'ECLOSED') return new RuntimeError('unavailable', `${what}: the client was closed`, { code: error.sysCode });
+  if (error.timedOut) return new RuntimeError('timeout', `${what}: ${error.message}`, { code: error.sysCode });
+  const code: RuntimeErrorCode = error.sysCode === 'ECONNREFUSED' ? 'unavailable' : 'disconnected';
+  return new RuntimeError(code, `${what}: ${url} ${error.sysCode === 'ECONNREFUSED' ? 'refused the connection' : `failed (${error.sysCode}: ${error.message})`}`, {
+    code: error.sysCode,
   });
 }
 
 /** Maps whatever a retried call threw last onto a RuntimeError. */
 export function toRuntimeError(error: unknown, what: string, url: string): RuntimeError {
-  if (error instanceof RuntimeError) return error;
   if (error instanceof StatusError) return errorForStatus(error.response, what);
   if (error instanceof TransportError) return errorForTransport(error, what, url);
+  if (error instanceof RuntimeError) return error;
   return new RuntimeError('disconnected', `${what}: ${(error as Error)?.message ?? String(error)}`, error);
 }
 

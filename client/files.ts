@@ -137,7 +137,7 @@ async function open(http: HttpTransport, url: string, what: string, req: Paramet
   try {
     res = await http.open(req);
   } catch (e) {
-    if (e instanceof TransportError && e.code === 'EABORTED') throw new RuntimeError('disconnected', `${what}: aborted`, e);
+    if (e instanceof TransportError && e.sysCode === 'EABORTED') throw new RuntimeError('disconnected', `${what}: aborted`, e);
     throw e instanceof TransportError ? errorForTransport(e, what, url) : e;
   }
   const status = res.statusCode ?? 0;

@@ -3,6 +3,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { Writable } from 'node:stream';
+import { RuntimeError } from './errors.js';
 
 export interface HttpRequest {
   method: 'GET' | 'POST' | 'DELETE';
@@ -33,19 +34,23 @@ export interface HttpResponse {
   body: unknown;
 }
 
-/** No HTTP response: `code` is Node's (ECONNREFUSED, ECONNRESET...), or ETIMEOUT / ECLOSED for ours. */
-export class TransportError extends Error {
+/**
+ * No HTTP response. `sysCode` is Node's (ECONNREFUSED, ECONNRESET...), or ETIMEOUT, ECLOSED or
+ * EABORTED for ours. A RuntimeError like every error of this package; the calls that reach users
+ * turn it into one with a sentence about the call (failures.ts).
+ */
+export class TransportError extends RuntimeError {
   constructor(
-    readonly code: string,
+    readonly sysCode: string,
     message: string,
   ) {
-    super(message);
+    super(sysCode === 'ETIMEOUT' ? 'timeout' : sysCode === 'ECLOSED' || sysCode === 'ECONNREFUSED' ? 'unavailable' : 'disconnected', message, { code: sysCode });
     this.name = 'TransportError';
   }
 
   /** The deadline passed: not worth retrying within the same deadline. */
   get timedOut(): boolean {
-    return this.code === 'ETIMEOUT';
+    return this.sysCode === 'ETIMEOUT';
   }
 }
 

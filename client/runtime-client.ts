@@ -89,7 +89,7 @@ export class RuntimeClient {
       } catch (error) {
         // A probe cut short by our own deadline says nothing new about the server: keep the
         // answer it gave before, if any.
-        const cutByDeadline = error instanceof TransportError && error.code === 'ETIMEOUT' && probeMs < this.#options.timeoutMs;
+        const cutByDeadline = error instanceof TransportError && error.sysCode === 'ETIMEOUT' && probeMs < this.#options.timeoutMs;
         if (!(cutByDeadline && last !== null)) last = { error: (error as Error).message };
       }
       if (Date.now() + intervalMs >= deadline) break;

@@ -1,14 +1,26 @@
-// One error type for everything the server refuses; the HTTP status comes from the code, here only.
+// The server package's errors: one base, ServerError, with a string `code`. ApiError is what a
+// request is refused with (its code is a wire code of protocol/errors.ts and maps to the HTTP
+// status here, only here); UsageError is a bad flag or environment value at start-up (exit 2).
+// Every code is listed in README.md, "Error codes".
 import type { ZodError } from 'zod';
 import { HTTP_STATUS, type ErrorCode, type ErrorBody } from '@runtime-client/protocol';
 
-export class ApiError extends Error {
+export class ServerError extends Error {
   constructor(
-    readonly code: ErrorCode,
+    readonly code: string,
     message: string,
     readonly details?: unknown,
   ) {
     super(message);
+    this.name = new.target.name;
+  }
+}
+
+export class ApiError extends ServerError {
+  declare readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, details?: unknown) {
+    super(code, message, details);
   }
 
   get status(): number {
@@ -30,7 +42,11 @@ export function validationError(error: ZodError, root: string): ApiError {
   return new ApiError('bad_request', message, { issues });
 }
 
-/** A mistake in how a command was called: the CLI exits 2 and points at --help. */
-export class UsageError extends Error {
-  readonly code = 'usage';
+/** A mistake in how the server was started (a flag, an environment value): exit 2, pointing at --help. */
+export class UsageError extends ServerError {
+  declare readonly code: 'usage';
+
+  constructor(message: string) {
+    super('usage', message);
+  }
 }

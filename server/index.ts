@@ -4,7 +4,7 @@ export { startServer } from './server.js';
 export type { RunningServer } from './server.js';
 export { DEFAULTS } from './config.js';
 export type { ServerConfig } from './config.js';
-export { ApiError, UsageError } from './errors.js';
+export { ApiError, ServerError, UsageError } from './errors.js';
 export { createLogger } from './logger.js';
 export type { Logger } from './logger.js';
 export { VERSION } from './version.js';

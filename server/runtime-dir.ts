@@ -4,6 +4,7 @@ import { chmodSync, mkdirSync, mkdtempSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import type { Logger } from './logger.js';
+import { ServerError } from './errors.js';
 
 /** One place to try: an existing directory, or one to create (mode 1777) when it is missing. */
 export interface RuntimePlace {
@@ -82,7 +83,7 @@ export function chooseRuntimeDir(places: RuntimePlace[]): RuntimeDir {
       skipped.push({ place: name, reason: (e as NodeJS.ErrnoException).code ?? (e as Error).message });
     }
   }
-  throw new Error(`no place for the runtime files: ${skipped.map((s) => `${s.place}: ${s.reason}`).join('; ')}`);
+  throw new ServerError('no_runtime_dir', `no place for the runtime files: ${skipped.map((s) => `${s.place}: ${s.reason}`).join('; ')}`);
 }
 
 /** Why another user could move the runtime directory away from under `dir`, if they could. */

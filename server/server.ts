@@ -19,6 +19,7 @@ import type { Logger } from './logger.js';
 import { makeRuntimeDir } from './runtime-dir.js';
 import { currentUser, lookupUser } from './users.js';
 import { VERSION } from './version.js';
+import { UsageError } from './errors.js';
 
 export interface RunningServer {
   /** The port actually bound (useful with port 0). */
@@ -36,7 +37,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const user = config.username ? lookupUser(config.username) : currentUser();
   const switching = user.uid !== process.getuid?.();
   if (switching && process.getuid?.() !== 0) {
-    throw new Error(`--username ${user.name} needs the server to run as root (it runs as uid ${process.getuid?.()})`);
+    throw new UsageError(`--username ${user.name} needs the server to run as root (it runs as uid ${process.getuid?.()})`);
   }
   if (switching) (process as unknown as { initgroups(u: string, g: number): void }).initgroups(user.name, user.gid); // sessions get the user's groups, not root's
 

@@ -1,5 +1,6 @@
 // The shapes of events and the options of the event stream.
 import type { ActionInput, Observation } from '../types.js';
+import { RuntimeError } from '../errors.js';
 
 /** Who published an event. Free-form beyond the usual ones. */
 export type EventSource = 'agent' | 'runtime' | 'user' | 'environment' | (string & {});
@@ -48,10 +49,9 @@ export interface SubscribeOptions {
 }
 
 /** Thrown by publish() and subscribe() after close(). */
-export class EventStreamClosedError extends Error {
-  readonly code = 'stream_closed';
+export class EventStreamClosedError extends RuntimeError {
   constructor() {
-    super('the event stream is closed');
+    super('stream_closed', 'the event stream is closed');
     this.name = 'EventStreamClosedError';
   }
 }

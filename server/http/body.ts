@@ -4,7 +4,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Readable, Transform } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
-import { ApiError } from '../errors.js';
+import { ApiError, ServerError } from '../errors.js';
 import { parseJson } from './json.js';
 
 export interface JsonBodyOptions {
@@ -18,12 +18,12 @@ export interface JsonBodyOptions {
 const DRAIN_LIMIT_BYTES = 64 * 2 ** 20;
 
 /** A failure to read the body, and whether the connection must close after the answer. */
-class BodyError extends Error {
+class BodyError extends ServerError {
   constructor(
     readonly error: ApiError,
     readonly closeConnection: boolean,
   ) {
-    super(error.message);
+    super(error.code, error.message);
   }
 }
 

@@ -7,6 +7,7 @@
 // refused with close code 1009 before its payload is buffered.
 import * as wsModule from 'ws';
 import { WebSocket } from 'ws';
+import { ServerError } from '../errors.js';
 
 /** What ws keeps privately: each connection's Receiver and the limit it checks. */
 interface WebSocketInternals {
@@ -24,12 +25,12 @@ export function checkFrameLimitSupport(): void {
   // A server-side WebSocket before its socket is set, as WebSocketServer makes one.
   const ServerSide = WebSocket as unknown as new (address: null, protocols: undefined, options: object) => WebSocketInternals;
   const socket = new ServerSide(null, undefined, {});
-  if (probe?._maxPayload !== 4321 || !('_receiver' in socket)) throw new Error(NO_FIELD);
+  if (probe?._maxPayload !== 4321 || !('_receiver' in socket)) throw new ServerError('dependency', NO_FIELD);
 }
 
 /** Frames (whole messages) over `bytes` are refused from now on, with close code 1009. */
 export function setFrameLimit(ws: WebSocket, bytes: number): void {
   const receiver = (ws as unknown as WebSocketInternals)._receiver;
-  if (!receiver || typeof receiver._maxPayload !== 'number') throw new Error(NO_FIELD);
+  if (!receiver || typeof receiver._maxPayload !== 'number') throw new ServerError('dependency', NO_FIELD);
   receiver._maxPayload = bytes;
 }

@@ -11,6 +11,7 @@
 import { readSync } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 import type { IPty } from 'node-pty';
+import { ServerError } from '../errors.js';
 
 /** What node-pty's UnixTerminal keeps privately: the master's read stream and descriptor. */
 interface UnixTerminalInternals {
@@ -22,7 +23,7 @@ interface UnixTerminalInternals {
 export function readRestAtHangUp(term: IPty, onData: (text: string) => void): void {
   const { _socket: socket, _fd: fd } = term as unknown as UnixTerminalInternals;
   if (!socket || typeof fd !== 'number') {
-    throw new Error('this node-pty keeps no _socket/_fd; server/shell/hangup.ts needs a new way to read the last output');
+    throw new ServerError('dependency', 'this node-pty keeps no _socket/_fd; server/shell/hangup.ts needs a new way to read the last output');
   }
   // Before the socket's own 'end' listener, which closes the descriptor.
   socket.prependListener('end', () => {

@@ -16,6 +16,7 @@ import { MAX_INLINE_LINE, MarkScanner, fileCommandLine, inlineCommandLine, nonce
 import { readRestAtHangUp } from './hangup.js';
 import { killSession } from './procs.js';
 import { createPrivateFile, uniqueName } from './spill.js';
+import { ServerError } from '../errors.js';
 
 export interface ShellUser {
   name: string;
@@ -167,7 +168,7 @@ export class ShellSession extends EventEmitter<ShellEvents> {
    * shell stays idle.
    */
   run(command: string): void {
-    if (this.state !== 'idle') throw new Error(`cannot run a command while the shell is ${this.state}`);
+    if (this.state !== 'idle') throw new ServerError('busy', `cannot run a command while the shell is ${this.state}`);
     let line = inlineCommandLine(command);
     if (Buffer.byteLength(line) > MAX_INLINE_LINE) {
       const path = join(this.options.dir, uniqueName('command', ++this.commandCount, '.sh'));

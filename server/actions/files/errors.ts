@@ -1,6 +1,7 @@
 // File actions fail as data: an error observation with a stable error_id and one clear sentence.
 import type { Stats } from 'node:fs';
 import type { ErrorObservation } from '@runtime-client/protocol';
+import { ServerError } from '../../errors.js';
 
 /**
  * The error_id values a file action can answer with:
@@ -32,12 +33,16 @@ export type FileErrorId =
   | 'ERROR_NO_HISTORY'
   | 'ERROR_FILE_OPERATION';
 
-export class FileError extends Error {
-  constructor(
-    readonly errorId: FileErrorId,
-    message: string,
-  ) {
-    super(message);
+/** A file action that failed as data: answered as an error observation with `error_id` = `code`. */
+export class FileError extends ServerError {
+  declare readonly code: FileErrorId;
+
+  constructor(errorId: FileErrorId, message: string) {
+    super(errorId, message);
+  }
+
+  get errorId(): FileErrorId {
+    return this.code;
   }
 }
 
