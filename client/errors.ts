@@ -14,8 +14,11 @@
  * - `paused`: the Docker runtime is paused; resume it first
  * - `docker`: the Docker engine failed (build, run, inspect)
  * - `stream_closed`: publish() or subscribe() on an EventStream after close()
+ * - `not_found`: a runtime backend has no runtime by that id, session id or name, or more than
+ *   one matches a short id (data: `{ backend, ref, matches? }`)
+ * - `unknown_backend`: getBackend() was given a name no backend is registered under (data: `{ name, known }`)
  */
-export type RuntimeErrorCode = 'not_ready' | 'disconnected' | 'unavailable' | 'unauthorized' | 'bad_action' | 'timeout' | 'paused' | 'docker' | 'stream_closed';
+export type RuntimeErrorCode = 'not_ready' | 'disconnected' | 'unavailable' | 'unauthorized' | 'bad_action' | 'timeout' | 'paused' | 'docker' | 'stream_closed' | 'not_found' | 'unknown_backend';
 
 export class RuntimeError extends Error {
   constructor(
