@@ -1,39 +1,34 @@
-// `runtime-client stop ID...`: stop and remove runtime containers by session id.
-import { parseArgs } from 'node:util';
+// `runtime-client stop RUNTIME...`: stop and remove runtime containers by session id, container id
+// (full or short, as `ps` prints it) or container name.
+import { getBackend } from '@runtime-client/client';
 import { UsageError } from './errors.js';
-import { DockerRuntime } from '@runtime-client/client';
-import { RuntimeError } from '@runtime-client/client';
+import { withFlags } from './flags.js';
 
-const USAGE = `Usage: runtime-client stop [--keep] SESSION_ID...
+const USAGE = `Usage: runtime-client stop [--keep] RUNTIME...
 
-Stops each runtime (its server ends every session within 5 s) and removes its container.
-  --keep   stop but keep the container (runtime-client can attach to it again later)
+Stops each runtime (its server ends every session within 5 s; killed after 10 s) and removes its
+container. RUNTIME is a session id, a container id (full, or at least 4 leading hex digits as
+\`runtime-client ps\` prints them) or a container name (runtime-client-SESSION). Only runtime
+containers are considered. Prints each one stopped; exits 1 if any could not be.
+  --keep       stop but keep the container; \`DockerRuntime.attach\` starts it again
+               (default: remove it)
+  -h, --help   this help
 `;
 
-export async function stopCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { keep: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
-  if (values.help) return void process.stdout.write(USAGE), 0;
-  if (positionals.length === 0) throw new UsageError('stop needs at least one session id (see runtime-client ps)');
-  let failed = 0;
-  for (const sessionId of positionals) {
-    try {
-      await (await attachAnyState(sessionId)).close({ remove: !values.keep });
-      process.stdout.write(sessionId + '\n');
-    } catch (e) {
-      failed++;
-      process.stderr.write(`runtime-client: cannot stop ${sessionId}: ${(e as Error).message}\n`);
+export function stopCommand(argv: string[]): Promise<number> {
+  return withFlags({ name: 'stop', usage: USAGE, options: { keep: { type: 'boolean' } }, allowPositionals: true }, argv, async ({ values, positionals }) => {
+    if (positionals.length === 0) throw new UsageError('stop needs at least one session id, container id or name (see runtime-client ps)');
+    const docker = getBackend('docker');
+    let failed = 0;
+    for (const ref of positionals) {
+      try {
+        await docker.stop(ref, { remove: !values.keep });
+        process.stdout.write(ref + '\n');
+      } catch (e) {
+        failed++;
+        process.stderr.write(`runtime-client: cannot stop ${ref}: ${(e as Error).message}\n`);
+      }
     }
-  }
-  return failed ? 1 : 0;
-}
-
-/** Attaches without starting a running or paused container; a stopped one must be started to be attached. */
-async function attachAnyState(sessionId: string): Promise<DockerRuntime> {
-  try {
-    return await DockerRuntime.attach(sessionId, { start: false });
-  } catch (e) {
-    const stopped = e instanceof RuntimeError && typeof (e.data as { state?: unknown } | undefined)?.state === 'string';
-    if (!stopped) throw e;
-    return DockerRuntime.attach(sessionId);
-  }
+    return failed ? 1 : 0;
+  });
 }

@@ -16,9 +16,36 @@ export type {
   WaitOptions,
 } from './types.js';
 export type { DownloadOptions, UploadOptions, UploadResult } from './files.js';
-export { DockerRuntime, DockerRuntimeClient, buildInjectedImage, derivedTag, envOf, inspect, inspectImage } from './docker/index.js';
-export type { BuildOptions, BuildResult } from './docker/index.js';
-export type { AttachOptions, BindMount, InjectionMode, ProgressEvent, RuntimeInfo, RuntimeState, StartOptions, StartPhase } from './docker/index.js';
+export { GuardedRuntimeClient, getBackend, listBackends, registerBackend } from './backends/index.js';
+export type {
+  AttachOptions,
+  BackendFactory,
+  ClientGuard,
+  ClientTuning,
+  HandleState,
+  KnownBackends,
+  ProgressEvent,
+  RuntimeBackend,
+  RuntimeHandle,
+  RuntimeInfo,
+  RuntimeRef,
+  RuntimeState,
+  StartOptions,
+  StopOptions,
+} from './backends/index.js';
+export { DockerBackend, DockerRuntime, DockerRuntimeClient } from './docker/index.js';
+export type {
+  BindMount,
+  BuildContext,
+  BuildOptions,
+  BuildResult,
+  ContextOptions,
+  DockerAttachOptions,
+  DockerRuntimeInfo,
+  DockerStartOptions,
+  DockerStartPhase,
+  InjectionMode,
+} from './docker/index.js';
 export { EventStream, EventStreamClosedError, Subscription, connectRuntime } from './events.js';
 export type { ActionEvent, ActionExecutor, ConnectRuntimeOptions, EventHandler, EventInput, EventSource, EventStreamOptions, ObservationEvent, StreamEvent, SubscribeOptions } from './events.js';
 export {

@@ -8,6 +8,8 @@ import { CONTAINER_PORT, LABEL_SESSION } from './spec.js';
 export interface ContainerInspect {
   Id: string;
   Name: string;
+  /** ISO 8601 with nanoseconds. */
+  Created: string;
   State: { Status: string; Running: boolean; Paused: boolean; ExitCode: number; Error?: string };
   Config: { Image: string; Env: string[] | null; Labels: Record<string, string> | null };
   HostConfig: { PortBindings?: Record<string, { HostIp: string; HostPort: string }[] | null> | null; NanoCpus?: number; Memory?: number };
@@ -19,6 +21,8 @@ export interface ContainerSummary {
   Id: string;
   Names: string[];
   Image: string;
+  /** Unix time, in seconds. */
+  Created: number;
   State: string;
   Labels: Record<string, string> | null;
   Ports: { IP?: string; PrivatePort: number; PublicPort?: number; Type: string }[];
@@ -51,6 +55,40 @@ export function hostPortOf(c: ContainerInspect): number | null {
   const bindings = [...(c.NetworkSettings.Ports?.[key] ?? []), ...(c.HostConfig.PortBindings?.[key] ?? [])];
   const port = Number(bindings.find((b) => b.HostPort)?.HostPort);
   return Number.isInteger(port) && port > 0 ? port : null;
+}
+
+/** docker pause; a container already paused is not an error. */
+export async function pauseContainer(id: string): Promise<void> {
+  try {
+    await call('POST', `/containers/${encodeURIComponent(id)}/pause`);
+  } catch (e) {
+    if (!/already paused/i.test((e as Error).message)) throw e;
+  }
+}
+
+/** docker unpause; a container that is not paused is not an error. */
+export async function unpauseContainer(id: string): Promise<void> {
+  try {
+    await call('POST', `/containers/${encodeURIComponent(id)}/unpause`);
+  } catch (e) {
+    if (!/not paused/i.test((e as Error).message)) throw e;
+  }
+}
+
+/**
+ * Stops a container (unpausing it first: a paused one cannot take SIGTERM) with 10 s before
+ * SIGKILL, and removes it with its anonymous volumes unless `remove` is false. A container already
+ * gone is not an error.
+ */
+export async function stopContainer(id: string, remove: boolean): Promise<void> {
+  try {
+    const c = await inspect(id);
+    if (c.State.Paused) await call('POST', `/containers/${c.Id}/unpause`);
+    if (c.State.Running) await call('POST', `/containers/${c.Id}/stop?t=10`);
+    if (remove) await call('DELETE', `/containers/${c.Id}?force=true&v=true`);
+  } catch (e) {
+    if (statusOf(e) !== 404) throw e;
+  }
 }
 
 /** A variable of the container's configured environment. */

@@ -1,65 +1,8 @@
-// The RuntimeClient of a Docker runtime. A paused container's port accepts connections and never
-// answers, so a plain client would wait for its timeout; this one asks the runtime first and fails
-// at once with RuntimeError 'paused'.
-import { RuntimeError } from '../errors.js';
-import { RuntimeClient } from '../runtime-client.js';
-import type { RuntimeClientOptions } from '../types.js';
+// The RuntimeClient of a Docker runtime: the backends' pause-aware client under the name Docker
+// users already know.
+import { GuardedRuntimeClient } from '../backends/guarded-client.js';
 
-export interface ClientGuard {
-  /** The error a call must fail with now (paused, closed), or null to send it. */
-  blocked(): RuntimeError | null;
-  /** A better error for a failed call (e.g. the container was paused by someone else), or the same. */
-  explain(error: unknown): Promise<unknown>;
-}
+export type { ClientGuard } from '../backends/guarded-client.js';
 
-/**
- * A RuntimeClient whose calls check the runtime's state first. While paused: alive() resolves
- * false, every other call rejects with RuntimeError 'paused' (stream() throws it) without touching
- * the network. A call that times out or loses its connection because the container was paused
- * from outside (`docker pause`) is reported as 'paused' too.
- */
-export class DockerRuntimeClient extends RuntimeClient {
-  readonly #guard: ClientGuard;
-
-  constructor(options: RuntimeClientOptions, guard: ClientGuard) {
-    super(options);
-    this.#guard = guard;
-  }
-
-  override alive(...args: Parameters<RuntimeClient['alive']>): ReturnType<RuntimeClient['alive']> {
-    if (this.#guard.blocked()) return Promise.resolve(false);
-    return super.alive(...args);
-  }
-
-  override waitUntilAlive(...args: Parameters<RuntimeClient['waitUntilAlive']>): ReturnType<RuntimeClient['waitUntilAlive']> {
-    return this.#guarded(() => super.waitUntilAlive(...args));
-  }
-
-  override serverInfo(...args: Parameters<RuntimeClient['serverInfo']>): ReturnType<RuntimeClient['serverInfo']> {
-    return this.#guarded(() => super.serverInfo(...args));
-  }
-
-  override execute(...args: Parameters<RuntimeClient['execute']>): ReturnType<RuntimeClient['execute']> {
-    return this.#guarded(() => super.execute(...args));
-  }
-
-  override run(...args: Parameters<RuntimeClient['run']>): ReturnType<RuntimeClient['run']> {
-    return this.#guarded(() => super.run(...args));
-  }
-
-  override stream(...args: Parameters<RuntimeClient['stream']>): ReturnType<RuntimeClient['stream']> {
-    const blocked = this.#guard.blocked();
-    if (blocked) throw blocked;
-    return super.stream(...args);
-  }
-
-  async #guarded<T>(call: () => Promise<T>): Promise<T> {
-    const blocked = this.#guard.blocked();
-    if (blocked) throw blocked;
-    try {
-      return await call();
-    } catch (e) {
-      throw await this.#guard.explain(e);
-    }
-  }
-}
+/** A DockerRuntime's client: while the container is paused, calls fail at once with RuntimeError 'paused'. */
+export class DockerRuntimeClient extends GuardedRuntimeClient {}

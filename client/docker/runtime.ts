@@ -1,121 +1,57 @@
 // A runtime-client server in a Docker container of any image, from the host: start (build or
-// mount the bundle, create, publish on 127.0.0.1, wait), pause/resume, close, attach, list.
+// mount the bundle, create, publish on 127.0.0.1, wait), pause/resume, close, attach, list. A
+// DockerRuntime is the Docker backend's RuntimeHandle.
 import { randomBytes } from 'node:crypto';
-import { buildInjectedImage } from './build.js';
-import { findBundle } from '@runtime-client/dockerfiles';
-import { mountCreateBody } from '@runtime-client/dockerfiles';
+import { findBundle, mountCreateBody } from '@runtime-client/dockerfiles';
+import type { ClientTuning, HandleState, RuntimeHandle, StopOptions } from '../backends/backend.js';
 import { RuntimeError } from '../errors.js';
 import { RuntimeClient } from '../runtime-client.js';
-import type { RuntimeClientOptions } from '../types.js';
-import { call, envOf, hostPortOf, inspect, listRuntimeContainers, logsTail, statusOf, type ContainerInspect } from './containers.js';
+import { buildInjectedImage } from './build.js';
+import { call, envOf, inspect, listRuntimeContainers, logsTail, pauseContainer, statusOf, stopContainer, unpauseContainer, type ContainerInspect } from './containers.js';
 import { DockerRuntimeClient } from './guarded-client.js';
+import { findContainer, infoFromInspect, infoFromSummary } from './lookup.js';
 import { freePort, isPortConflict } from './ports.js';
-import {
-  CONTAINER_PORT,
-  LABEL_BASE,
-  LABEL_MODE,
-  LABEL_SESSION,
-  checkSessionId,
-  containerName,
-  createBody,
-  type BindMount,
-  type ContainerSpec,
-  type InjectionMode,
-} from './spec.js';
-
-export type StartPhase = 'build' | 'create' | 'start' | 'wait' | 'ready';
-
-/** One step of `DockerRuntime.start()`; `build` comes once per line of the image build. */
-export interface ProgressEvent {
-  phase: StartPhase;
-  message: string;
-  /** Since start() was called, in ms. */
-  elapsedMs: number;
-}
-
-/** RuntimeClient options other than the url and key, which the runtime supplies. */
-export type ClientTuning = Omit<RuntimeClientOptions, 'url' | 'apiKey'>;
-
-export interface StartOptions {
-  /** A local image (there is no registry pull); the bundle is injected into it. */
-  baseImage: string;
-  /** Names the container `runtime-client-<sessionId>` and labels it. Default: 12 random hex digits. */
-  sessionId?: string;
-  /** Extra environment for the server and its shells. SESSION_API_KEY and RUNTIME_CLIENT_PORT are set by the runtime. */
-  env?: Record<string, string>;
-  /** Bind mounts of host paths. Default none. */
-  mounts?: BindMount[];
-  /** CPU limit, fractional allowed (HostConfig.NanoCpus). Default: no limit. */
-  cpus?: number;
-  /** Memory limit in MiB (HostConfig.Memory). Default: no limit. */
-  memoryMb?: number;
-  /** Extra container labels; `dev.runtime-client.*` is reserved. */
-  labels?: Record<string, string>;
-  /** How long the server may take to answer /alive once the container runs, in ms. Default 60000. */
-  startupTimeoutMs?: number;
-  /** Called at each step of the start, and for each line of an image build. */
-  onProgress?: (event: ProgressEvent) => void;
-  /** `build`: a cached injected image (buildInjectedImage). `mount`: the base image with the bundle bind-mounted read-only. Default `build`. */
-  mode?: InjectionMode;
-  /** The bundle directory; default: findBundle()'s. */
-  bundleDir?: string;
-  /** Passed to the RuntimeClient (timeouts, retries). */
-  client?: ClientTuning;
-}
-
-export interface AttachOptions {
-  /** Start the container when it is stopped (after a host or engine restart). Default true. */
-  start?: boolean;
-  /** How long a (re)started server may take to answer /alive, in ms. Default 60000. */
-  startupTimeoutMs?: number;
-  client?: ClientTuning;
-}
-
-/** A runtime container found by `DockerRuntime.list()`. */
-export interface RuntimeInfo {
-  sessionId: string;
-  containerId: string;
-  /** The container's name, `runtime-client-<sessionId>`. */
-  name: string;
-  /** The image the container runs. */
-  image: string;
-  /** The image asked for (the label), or null when the label is missing. */
-  baseImage: string | null;
-  mode: InjectionMode | null;
-  /** The engine's state: created, running, paused, restarting, removing, exited or dead. */
-  state: string;
-  /** The server's URL while the port is published (running or paused), else null. */
-  url: string | null;
-}
-
-/** What this object knows of its container: `closed` after close(). */
-export type RuntimeState = 'running' | 'paused' | 'closed';
+import { CONTAINER_PORT, checkSessionId, containerName, createBody, type ContainerSpec } from './spec.js';
+import type { DockerAttachOptions, DockerRuntimeInfo, DockerStartOptions, DockerStartPhase } from './types.js';
 
 const DEFAULT_STARTUP_MS = 60_000;
 const PORT_ATTEMPTS = 3;
 
-export class DockerRuntime {
-  #state: RuntimeState;
+export class DockerRuntime implements RuntimeHandle<DockerRuntimeInfo> {
+  readonly backend = 'docker';
+  readonly sessionId: string;
+  /** The full container id. */
+  readonly containerId: string;
+  /** The server's base URL, http://127.0.0.1:<host port>. */
+  readonly url: string;
+  /** The server's SESSION_API_KEY: 32 random bytes, base64url. */
+  readonly apiKey: string;
   /** Connected to the server; while the runtime is paused its calls fail fast with RuntimeError 'paused'. */
   readonly client: DockerRuntimeClient;
+  readonly #info: DockerRuntimeInfo;
+  #state: HandleState;
 
-  private constructor(
-    readonly sessionId: string,
-    readonly containerId: string,
-    /** The server's base URL, http://127.0.0.1:<host port>. */
-    readonly url: string,
-    apiKey: string,
-    state: RuntimeState,
-    tuning: ClientTuning | undefined,
-  ) {
+  private constructor(info: DockerRuntimeInfo, apiKey: string, state: HandleState, tuning: ClientTuning | undefined) {
+    if (!info.url) throw new RuntimeError('docker', `container ${info.name} publishes no port for ${CONTAINER_PORT}/tcp`, { sessionId: info.sessionId });
+    this.#info = info;
+    this.sessionId = info.sessionId;
+    this.containerId = info.id;
+    this.url = info.url;
+    this.apiKey = apiKey;
     this.#state = state;
-    this.client = new DockerRuntimeClient({ ...tuning, url, apiKey }, {
+    this.client = new DockerRuntimeClient({ ...tuning, url: info.url, apiKey }, {
       blocked: () => this.#blocked(),
       explain: (error) => this.#explain(error),
     });
   }
 
-  get state(): RuntimeState {
+  /** The container id (RuntimeHandle's id). */
+  get id(): string {
+    return this.containerId;
+  }
+
+  /** What this object knows: `paused` after pause() (or once a call found the container paused), `closed` after close(). */
+  get state(): HandleState {
     return this.#state;
   }
 
@@ -124,15 +60,21 @@ export class DockerRuntime {
     return containerName(this.sessionId);
   }
 
+  /** The container as inspected when this object was made, with `state` as this object last saw it. */
+  get info(): DockerRuntimeInfo {
+    const state = this.#state === 'closed' ? 'stopped' : this.#state;
+    return { ...this.#info, state, engineState: this.#state === 'closed' ? 'exited' : state };
+  }
+
   /**
    * Builds (cached) or mounts the bundle, creates and starts the container with a fresh random
    * SESSION_API_KEY and the server's port published on a free 127.0.0.1 port, and waits until the
    * server answers. A container that dies or stays silent is removed, and its last log lines are
    * in the error's `data.logs`.
    */
-  static async start(o: StartOptions): Promise<DockerRuntime> {
+  static async start(o: DockerStartOptions): Promise<DockerRuntime> {
     const startedAt = Date.now();
-    const progress = (phase: StartPhase, message: string) => o.onProgress?.({ phase, message, elapsedMs: Date.now() - startedAt });
+    const progress = (phase: DockerStartPhase, message: string) => o.onProgress?.({ phase, message, elapsedMs: Date.now() - startedAt });
     const sessionId = o.sessionId ?? randomBytes(6).toString('hex');
     const mode = o.mode ?? 'build';
     if (mode !== 'build' && mode !== 'mount') throw new TypeError(`mode must be "build" or "mount", got ${JSON.stringify(mode)}`);
@@ -197,7 +139,13 @@ export class DockerRuntime {
       }
     }
 
-    const runtime = new DockerRuntime(sessionId, containerId, `http://127.0.0.1:${hostPort}`, apiKey, 'running', o.client);
+    let runtime: DockerRuntime;
+    try {
+      runtime = new DockerRuntime(infoFromInspect(await inspect(containerId)), apiKey, 'running', o.client);
+    } catch (e) {
+      await removeQuietly(containerId);
+      throw e;
+    }
     progress('wait', `waiting for ${runtime.url}/alive`);
     try {
       await runtime.#waitReady(o.startupTimeoutMs ?? DEFAULT_STARTUP_MS);
@@ -210,51 +158,32 @@ export class DockerRuntime {
   }
 
   /**
-   * Reconnects to the runtime of `sessionId` (found by label), e.g. after the host process
-   * restarted: the port comes from the container's binding and the API key from its SESSION_API_KEY.
-   * A stopped container is started again (a fresh server: shell state is gone); a paused one is
-   * returned paused. RuntimeError 'docker' when there is no such container.
+   * Reconnects to a runtime container, e.g. after the host process restarted. `ref` is its session
+   * id, its container name, or its container id (full, or a unique prefix of at least 4 hex digits).
+   * The port comes from the container's binding and the API key from its SESSION_API_KEY. A stopped
+   * container is started again (a fresh server: shell state is gone) unless `start: false`; a paused
+   * one is returned paused. RuntimeError 'not_found' when there is no such container.
    */
-  static async attach(sessionId: string, o: AttachOptions = {}): Promise<DockerRuntime> {
-    checkSessionId(sessionId);
-    const [found] = await listRuntimeContainers(sessionId);
-    if (!found) {
-      throw new RuntimeError('docker', `no runtime container for session ${sessionId} (no container labelled ${LABEL_SESSION}=${sessionId})`, { status: 404, sessionId });
-    }
-    let c = await inspect(found.Id);
+  static async attach(ref: string, o: DockerAttachOptions = {}): Promise<DockerRuntime> {
+    let c = await inspect((await findContainer(ref)).Id);
+    const name = c.Name.slice(1);
     const apiKey = envOf(c, 'SESSION_API_KEY');
-    if (!apiKey) throw new RuntimeError('docker', `container ${c.Name.slice(1)} has no SESSION_API_KEY in its environment`, { sessionId });
+    if (!apiKey) throw new RuntimeError('docker', `container ${name} has no SESSION_API_KEY in its environment`, { ref });
     let startupTimeoutMs = 5_000; // a running server answers at once; a restarting one gets a little
     if (!c.State.Running) {
-      if (o.start === false) throw new RuntimeError('docker', `container ${c.Name.slice(1)} is ${c.State.Status} (attach with start: true to start it)`, { sessionId, state: c.State.Status });
+      if (o.start === false) throw new RuntimeError('docker', `container ${name} is ${c.State.Status} (attach with start: true to start it)`, { ref, state: c.State.Status });
       await call('POST', `/containers/${c.Id}/start`);
       c = await inspect(c.Id);
-      startupTimeoutMs = o.startupTimeoutMs ?? DEFAULT_STARTUP_MS;
+      startupTimeoutMs = DEFAULT_STARTUP_MS;
     }
-    const hostPort = hostPortOf(c);
-    if (!hostPort) throw new RuntimeError('docker', `container ${c.Name.slice(1)} publishes no port for ${CONTAINER_PORT}/tcp`, { sessionId });
-    const runtime = new DockerRuntime(sessionId, c.Id, `http://127.0.0.1:${hostPort}`, apiKey, c.State.Paused ? 'paused' : 'running', o.client);
+    const runtime = new DockerRuntime(infoFromInspect(c), apiKey, c.State.Paused ? 'paused' : 'running', o.client);
     if (runtime.state === 'running') await runtime.#waitReady(o.startupTimeoutMs ?? startupTimeoutMs);
     return runtime;
   }
 
-  /** Every runtime container on the engine (any state), found by its session label. */
-  static async list(): Promise<RuntimeInfo[]> {
-    return (await listRuntimeContainers()).map((c) => {
-      const labels = c.Labels ?? {};
-      const port = c.Ports.find((p) => p.PrivatePort === CONTAINER_PORT && p.Type === 'tcp' && p.PublicPort);
-      const mode = labels[LABEL_MODE];
-      return {
-        sessionId: labels[LABEL_SESSION] ?? '',
-        containerId: c.Id,
-        name: (c.Names[0] ?? '').replace(/^\//, ''),
-        image: c.Image,
-        baseImage: labels[LABEL_BASE] ?? null,
-        mode: mode === 'build' || mode === 'mount' ? mode : null,
-        state: c.State,
-        url: port ? `http://127.0.0.1:${port.PublicPort}` : null,
-      };
-    });
+  /** Every runtime container on the engine (any state), found by its session label; newest first. */
+  static async list(): Promise<DockerRuntimeInfo[]> {
+    return (await listRuntimeContainers()).map(infoFromSummary);
   }
 
   /**
@@ -266,43 +195,35 @@ export class DockerRuntime {
     if (this.#state === 'paused') return;
     this.#state = 'paused'; // first, so that calls made meanwhile fail fast
     try {
-      await call('POST', `/containers/${this.containerId}/pause`);
+      await pauseContainer(this.containerId);
     } catch (e) {
-      if (!/already paused/i.test((e as Error).message)) {
-        this.#state = 'running';
-        throw e;
-      }
+      this.#state = 'running';
+      throw e;
     }
   }
 
   /** Thaws the container: the shells carry on where they were (cwd, variables, running jobs). */
   async resume(): Promise<void> {
     this.#assertOpen();
-    try {
-      await call('POST', `/containers/${this.containerId}/unpause`);
-    } catch (e) {
-      if (!/not paused/i.test((e as Error).message)) throw e;
-    }
+    await unpauseContainer(this.containerId);
     this.#state = 'running';
   }
 
   /**
-   * Stops the container (SIGTERM: the server ends every session within 5 s) and, unless
-   * `remove: false`, removes it. A stopped, kept container can be started again by attach().
-   * Closing twice, or a container already gone, is not an error.
+   * Stops the container (SIGTERM: the server ends every session within 5 s; SIGKILL after 10 s)
+   * and, unless `remove: false`, removes it. A stopped, kept container can be started again by
+   * attach(). Closing twice, or a container already gone, is not an error.
    */
-  async close({ remove = true }: { remove?: boolean } = {}): Promise<void> {
+  async close({ remove = true }: StopOptions = {}): Promise<void> {
     const wasClosed = this.#state === 'closed';
     this.#state = 'closed';
     if (!wasClosed) await this.client.close();
-    try {
-      const c = await inspect(this.containerId);
-      if (c.State.Paused) await call('POST', `/containers/${this.containerId}/unpause`);
-      if (c.State.Running) await call('POST', `/containers/${this.containerId}/stop?t=10`);
-      if (remove) await call('DELETE', `/containers/${this.containerId}?force=true&v=true`);
-    } catch (e) {
-      if (statusOf(e) !== 404) throw e;
-    }
+    await stopContainer(this.containerId, remove);
+  }
+
+  /** The same as close(): RuntimeHandle's name for it. */
+  stop(options?: StopOptions): Promise<void> {
+    return this.close(options);
   }
 
   /** Polls /alive until it answers, and the container's state to fail early if it died. */

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DockerRuntime, LABEL_BASE, LABEL_MODE, LABEL_SESSION, createBody, type ProgressEvent } from '../../client/docker/index.js';
 import { RuntimeError } from '../../client/errors.js';
+import { getBackend } from '../../client/backends/registry.js';
 import { docker } from '../../client/docker/docker-cli.js';
 import { requireEngine } from '../docker/engine.js';
 
@@ -192,6 +193,8 @@ describe.runIf(hasEngine)('DockerRuntime', () => {
     it('is listed', async () => {
       const listed = (await DockerRuntime.list()).find((r) => r.sessionId === sessionId);
       expect(listed).toEqual({
+        backend: 'docker',
+        id: runtime.containerId,
         sessionId,
         containerId: runtime.containerId,
         name: `runtime-client-${sessionId}`,
@@ -199,19 +202,49 @@ describe.runIf(hasEngine)('DockerRuntime', () => {
         baseImage: BASE,
         mode: 'build',
         state: 'running',
+        engineState: 'running',
+        createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z$/),
         url: runtime.url,
       });
+      // The handle's info is the same, as inspected when it was made.
+      expect(runtime.info).toEqual(listed);
+      const c = await inspectContainer(runtime.containerId);
+      expect(Math.abs(Date.parse(listed!.createdAt!) - Date.parse(c.Created))).toBeLessThan(1000);
     });
 
-    it('close() stops and removes the container; attach() then fails with code docker', async () => {
+    // Issue 11: `runtime-client stop` refused the container id that `ps` prints.
+    it('is found by its container id, full or short, and by its container name', async () => {
+      const short = runtime.containerId.slice(0, 12);
+      for (const ref of [runtime.containerId, short, short.slice(0, 4), short.toUpperCase(), runtime.name, `/${runtime.name}`]) {
+        const other = await DockerRuntime.attach(ref);
+        expect(other, ref).toMatchObject({ sessionId, containerId: runtime.containerId, apiKey: runtime.apiKey });
+        await other.client.close();
+      }
+      const tooShort = await rejection(DockerRuntime.attach(short.slice(0, 3)));
+      expect(tooShort).toMatchObject({ code: 'not_found', data: { backend: 'docker', ref: short.slice(0, 3) } });
+      expect(tooShort.message).toBe(`no runtime container has the session id, name or id ${short.slice(0, 3)}`);
+    });
+
+    it('finds no container that is not a runtime, whatever its name or id', async () => {
+      const name = `rct-plain-${randomBytes(3).toString('hex')}`;
+      const id = (await docker(['create', '--label', `${TEST_LABEL}=1`, '--name', name, BASE])).trim();
+      try {
+        for (const ref of [id, id.slice(0, 12), name]) expect((await rejection(getBackend('docker').stop(ref))).code).toBe('not_found');
+        expect((await inspectContainer(id)).Id).toBe(id);
+      } finally {
+        await docker(['rm', '-f', id]);
+      }
+    });
+
+    it('close() stops and removes the container; attach() then fails with code not_found', async () => {
       await runtime.close();
       expect(runtime.state).toBe('closed');
       await expect(docker(['inspect', runtime.containerId])).rejects.toThrow(/No such/i);
       expect((await rejection(runtime.client.run('echo gone'))).code).toBe('unavailable');
       await runtime.close(); // twice is fine
       const error = await rejection(DockerRuntime.attach(sessionId));
-      expect(error.code).toBe('docker');
-      expect(error.message).toContain(`no runtime container for session ${sessionId}`);
+      expect(error.code).toBe('not_found');
+      expect(error.message).toBe(`no runtime container has the session id, name or id ${sessionId}`);
       expect((await DockerRuntime.list()).some((r) => r.sessionId === sessionId)).toBe(false);
     });
   });

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { renderDockerfile } from '../../dockerfiles/dockerfile.js';
 import { mountCreateBody, mountRunArgs } from '../../dockerfiles/mount.js';
-import { derivedTag } from '../../client/docker/build.js';
+import { injectedImageTag } from '../../dockerfiles/tag.js';
 
 describe('renderDockerfile', () => {
   const text = renderDockerfile({ baseImage: 'python:3.12-slim', version: '1.2.3', digest: 'abc' });
@@ -47,13 +47,41 @@ describe('mount mode', () => {
   });
 });
 
-describe('derivedTag', () => {
-  it('depends on the base image id, the bundle digest and the options', () => {
-    const a = derivedTag('Repo/Name:Tag', 'sha256:1', 'd1', {});
+describe('injectedImageTag', () => {
+  const base = { baseImage: 'Repo/Name:Tag', baseId: 'sha256:1', version: '1', digest: 'd1' };
+
+  it('depends on the base image id, the bundle and the options', () => {
+    const a = injectedImageTag(base);
     expect(a).toMatch(/^rc-injected\/repo-name-tag:[0-9a-f]{16}$/);
-    expect(derivedTag('Repo/Name:Tag', 'sha256:1', 'd1', {})).toBe(a);
-    expect(derivedTag('Repo/Name:Tag', 'sha256:2', 'd1', {})).not.toBe(a);
-    expect(derivedTag('Repo/Name:Tag', 'sha256:1', 'd2', {})).not.toBe(a);
-    expect(derivedTag('Repo/Name:Tag', 'sha256:1', 'd1', { user: 'x' })).not.toBe(a);
+    expect(injectedImageTag({ ...base })).toBe(a);
+    expect(injectedImageTag({ ...base, baseId: 'sha256:2' })).not.toBe(a);
+    expect(injectedImageTag({ ...base, digest: 'd2' })).not.toBe(a);
+    expect(injectedImageTag({ ...base, version: '2' })).not.toBe(a);
+    expect(injectedImageTag({ ...base, user: 'x' })).not.toBe(a);
+    expect(injectedImageTag({ ...base, workdir: '/w' })).not.toBe(a);
+    expect(injectedImageTag({ ...base, port: 8000 })).not.toBe(a);
+    expect(injectedImageTag({ ...base, healthIntervalSeconds: 30 })).not.toBe(a);
+  });
+
+  // Issue 11: `runtime-client build` passed --port's default 60000, DockerRuntime.start passed
+  // nothing, and the two tags differed: two cache entries, two builds.
+  it('gives an option left out and the same option at its default one tag', () => {
+    const a = injectedImageTag(base);
+    expect(injectedImageTag({ ...base, port: 60000, healthIntervalSeconds: 5, user: undefined, workdir: undefined })).toBe(a);
+    expect(injectedImageTag({ ...base, user: '', workdir: '' })).toBe(a);
+    expect(injectedImageTag({ ...base, bundleDir: '/somewhere/else' })).toBe(a); // named in a comment only
+  });
+});
+
+describe('the header comment', () => {
+  it('says what the build context must hold, and how to get one', () => {
+    const text = renderDockerfile({ baseImage: 'img:1', version: '1.2.3', digest: 'abc', bundleDir: '/b/dist/runtime-client' });
+    const comments = text.split('\n').filter((l) => l.startsWith('#'));
+    expect(comments.join('\n')).toContain('runtime-client/   a copy of the runtime-client bundle (/b/dist/runtime-client)');
+    expect(comments.join('\n')).toContain('empty/            an empty directory');
+    expect(comments.join('\n')).toContain('`runtime-client dockerfile --base-image img:1 --context DIR`');
+    // Every COPY source is one of the two the comment names.
+    const sources = text.split('\n').filter((l) => /^COPY (?!--from)/.test(l)).map((l) => l.split(' ')[1]);
+    expect(sources.sort()).toEqual(['empty/', 'runtime-client/']);
   });
 });
