@@ -83,7 +83,7 @@ function exitCodeOf(observation: Observation, session: string): number {
   }
   const { exit_code: code, suffix } = observation.extras.metadata;
   if (code >= 0) return code;
-  if (suffix.includes('previous command is still running')) {
+  if (observation.meta?.refused) {
     process.stderr.write(`runtime-client: not run: session ${JSON.stringify(session)} is still running an earlier command\n`);
     return EXIT_NOT_RUN;
   }

@@ -3,20 +3,18 @@ import type { Observation } from '@runtime-client/protocol';
 import { RuntimeError } from './errors.js';
 import type { CommandResult } from './types.js';
 
-/** PROTOCOL.md: the suffix of a command refused because the session is busy. */
-const REFUSED = 'The previous command is still running';
-
 /**
  * A run observation as a result; a non-zero exit code is data. An error observation (e.g. "no
  * previous running command"), any other kind, or a command refused because the session still runs
- * an earlier one means no command result exists: RuntimeError 'bad_action', the observation as data.
+ * an earlier one (`meta.refused`) means no command result exists: RuntimeError 'bad_action', the
+ * observation as data.
  */
 export function toCommandResult(observation: Observation, durationMs: number): CommandResult {
   if (observation.observation !== 'run') {
     throw new RuntimeError('bad_action', observation.content || `the server answered a ${observation.observation} observation`, observation);
   }
-  const { exit_code: exitCode, working_dir: cwd, suffix } = observation.extras.metadata;
-  if (exitCode === -1 && suffix.includes(REFUSED)) {
+  const { exit_code: exitCode, working_dir: cwd } = observation.extras.metadata;
+  if (observation.meta?.refused) {
     throw new RuntimeError(
       'bad_action',
       'the command was not run: the session is still running an earlier command (send input with is_input, or C-c, first)',
@@ -26,7 +24,8 @@ export function toCommandResult(observation: Observation, durationMs: number): C
   return {
     exitCode,
     output: observation.content,
-    timedOut: exitCode === -1,
+    // A server without `meta` (before it existed) says the same with exit code -1.
+    timedOut: observation.meta?.still_running ?? exitCode === -1,
     cwd,
     durationMs,
     truncated: observation.extras.full_output_path !== undefined,

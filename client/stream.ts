@@ -1,6 +1,6 @@
 // A streamed action: its raw output chunks in seq order, each exactly once across reconnects
 // (`attach` from the next seq), then its observation.
-import { Observation } from '@runtime-client/protocol';
+import { Observation, OutputGapFrame } from '@runtime-client/protocol';
 import { RuntimeError } from './errors.js';
 import { wireError, type RawFrame, type StreamSink, type StreamSocket } from './stream-socket.js';
 import type { ActionWait } from './timeouts.js';
@@ -12,9 +12,6 @@ export interface StreamContext {
   /** Sends an `is_input` run to `session` over HTTP. */
   input(text: string, session: string): Promise<Observation>;
 }
-
-/** The server's gap notice: "output chunks 3 to 9 are no longer retained; continuing from 10". */
-const GAP = /chunks (\d+) to (\d+) are no longer retained/;
 
 export class ActionStream implements StreamHandle, StreamSink {
   readonly id: string;
@@ -74,11 +71,12 @@ export class ActionStream implements StreamHandle, StreamSink {
       this.#finish();
       this.#resolve(frame.observation as Observation);
     } else if (frame.type === 'error') {
-      const gap = GAP.exec(String((frame.error as { message?: unknown } | undefined)?.message));
-      if (!gap) return this.onFail(wireError(frame));
-      const to = Number(gap[2]) + 1;
-      this.#gap(Number(gap[1]), to);
-      this.#lastSeq = Math.max(this.#lastSeq, to - 1);
+      const gap = OutputGapFrame.safeParse(frame);
+      if (!gap.success) return this.onFail(wireError(frame));
+      const { from_seq: from, first_seq: to } = gap.data.error.details;
+      if (to <= this.#lastSeq + 1) return; // nothing this stream still lacks
+      this.#gap(Math.max(from, this.#lastSeq + 1), to);
+      this.#lastSeq = to - 1;
     }
   }
 

@@ -58,7 +58,7 @@ export interface RunOptions {
 export interface CommandResult {
   exitCode: number;
   output: string;
-  /** True when the command is still running (soft or hard timeout). */
+  /** True when the command is still running (soft or hard timeout): the observation's `meta.still_running`. */
   timedOut: boolean;
   cwd: string | null;
   durationMs: number;
@@ -113,22 +113,5 @@ export interface StreamHandle extends AsyncIterable<string> {
   close(): void;
 }
 
-/** One bash session as GET /server_info lists it. */
-/** One named session, as GET /sessions and /server_info report it (the schema is protocol/sessions.ts). */
-export type { SessionInfo } from '@runtime-client/protocol';
-import type { SessionInfo } from '@runtime-client/protocol';
-
-/** GET /server_info (PROTOCOL.md "Health"; protocol/ has no schema for it). */
-export interface ServerInfo {
-  version: string;
-  /** Seconds since the server started. */
-  uptime: number;
-  /** Seconds since the last action finished. */
-  idle_time: number;
-  sessions: SessionInfo[];
-  resources: {
-    cpu: { user_seconds: number; system_seconds: number };
-    memory: { rss_bytes: number };
-    disk: { total_bytes: number; free_bytes: number } | null;
-  };
-}
+/** GET /server_info and one named session (GET /sessions): the protocol's types (protocol/health.ts, protocol/sessions.ts). */
+export type { ServerInfo, SessionInfo } from '@runtime-client/protocol';

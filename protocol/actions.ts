@@ -74,39 +74,53 @@ export const EditArgs = z.strictObject({
 });
 export type EditArgs = z.infer<typeof EditArgs>;
 
+/** The action kinds this server runs. */
+export const ActionKind = z.enum(['run', 'read', 'write', 'edit']).meta({ id: 'ActionKind' });
+export type ActionKind = z.infer<typeof ActionKind>;
+export const ACTION_KINDS: readonly ActionKind[] = ActionKind.options;
 /** Args schema per action kind. */
-export const ArgsByKind = { run: RunArgs, read: ReadArgs, write: WriteArgs, edit: EditArgs } as const;
-export type ActionKind = keyof typeof ArgsByKind;
-export const ACTION_KINDS = Object.keys(ArgsByKind) as ActionKind[];
+export const ArgsByKind = { run: RunArgs, read: ReadArgs, write: WriteArgs, edit: EditArgs } as const satisfies Record<ActionKind, z.ZodType>;
 
-/** The action envelope; `args` is checked against its kind's schema in a second step. */
+/** Hard timeout in seconds. */
+const Timeout = z
+  .number()
+  .positive()
+  .max(MAX_TIMEOUT_SECONDS, `must be at most ${MAX_TIMEOUT_SECONDS} seconds (about 24.8 days)`)
+  .nullable()
+  .optional();
+
+/** The action envelope; `args` is checked against its kind's schema in a second step (see AnyAction). */
 export const ActionEnvelope = z.looseObject({
   action: z.string(),
   args: z.record(z.string(), z.unknown()).default({}),
-  /** Hard timeout in seconds. */
-  timeout: z
-    .number()
-    .positive()
-    .max(MAX_TIMEOUT_SECONDS, `must be at most ${MAX_TIMEOUT_SECONDS} seconds (about 24.8 days)`)
-    .nullable()
-    .optional(),
+  timeout: Timeout,
 });
 
+/** An action of each kind with its args checked: what the server's two steps accept together. */
+export const RunAction = ActionEnvelope.extend({ action: z.literal('run'), args: RunArgs }).meta({ id: 'RunAction' });
+export const ReadAction = ActionEnvelope.extend({ action: z.literal('read'), args: ReadArgs }).meta({ id: 'ReadAction' });
+export const WriteAction = ActionEnvelope.extend({ action: z.literal('write'), args: WriteArgs }).meta({ id: 'WriteAction' });
+export const EditAction = ActionEnvelope.extend({ action: z.literal('edit'), args: EditArgs }).meta({ id: 'EditAction' });
+/** Any action this server runs, args included. */
+export const AnyAction = z.discriminatedUnion('action', [RunAction, ReadAction, WriteAction, EditAction]).meta({ id: 'Action' });
+
+/** A client-chosen action id (also the `X-Request-ID` header); repeating one replays its result. */
+export const ActionId = z.string().min(1).max(200);
+
+/** POST /execute_action. */
 export const ExecuteRequest = z.looseObject({
   action: ActionEnvelope,
-  id: z.string().min(1).max(200).optional(),
+  id: ActionId.optional(),
 });
 export type ExecuteRequest = z.infer<typeof ExecuteRequest>;
 
+/** An action as the server runs it, after both steps of checking. */
 export type Action =
   | { kind: 'run'; args: RunArgs; timeout?: number }
   | { kind: 'read'; args: ReadArgs; timeout?: number }
   | { kind: 'write'; args: WriteArgs; timeout?: number }
   | { kind: 'edit'; args: EditArgs; timeout?: number };
 
-/** What a client builds: the wire shape of an action. */
-export interface ActionInput {
-  action: ActionKind;
-  args: Record<string, unknown>;
-  timeout?: number | null;
-}
+/** What a client builds: an action of a kind this server runs; the server checks its args. */
+export const ActionInput = z.object({ action: ActionKind, args: z.record(z.string(), z.unknown()), timeout: Timeout });
+export type ActionInput = z.infer<typeof ActionInput>;

@@ -1,4 +1,5 @@
 // The wire contract shared by server and client: zod schemas and the types inferred from them.
+// Pure: no node: modules, no I/O (test/protocol/purity.test.ts). Their JSON Schema is in schema/.
 export {
   IGNORED_ARGS,
   MAX_TIMEOUT_SECONDS,
@@ -8,25 +9,52 @@ export {
   ReadArgs,
   WriteArgs,
   EditArgs,
+  ActionKind,
   ArgsByKind,
   ACTION_KINDS,
   ActionEnvelope,
+  RunAction,
+  ReadAction,
+  WriteAction,
+  EditAction,
+  AnyAction,
+  ActionId,
+  ActionInput,
   ExecuteRequest,
 } from './actions.js';
-export type { Action, ActionKind, ActionInput } from './actions.js';
+export type { Action } from './actions.js';
 export {
+  ObservationMeta,
+  RunMeta,
+  ReadMeta,
   RunMetadata,
   RunObservation,
   ErrorObservation,
   ReadObservation,
   WriteObservation,
   EditObservation,
+  OBSERVATION_KINDS,
+  OtherObservation,
   Observation,
 } from './observations.js';
-export { HTTP_STATUS, ErrorBody } from './errors.js';
-export type { ErrorCode } from './errors.js';
-export { ClientFrame, ServerFrame } from './ws.js';
+export { ErrorCode, HTTP_STATUS, OUTPUT_GAP, WIRE_ERROR_CODES, WireError, ErrorBody, WS_CLOSE } from './errors.js';
+export type { WireErrorCode } from './errors.js';
+export {
+  AuthFrame,
+  ExecuteFrame,
+  AttachFrame,
+  ClientFrame,
+  OutputFrame,
+  ObservationFrame,
+  OutputGap,
+  OutputGapError,
+  ErrorFrame,
+  OutputGapFrame,
+  ServerFrame,
+} from './ws.js';
 export { SessionInfo, SessionList, SessionEnded } from './sessions.js';
+export { AliveReady, AliveStarting, Alive, Resources, ServerInfo } from './health.js';
+export { ArchiveFormat, UploadQuery, UploadResult, DownloadQuery, ListFilesRequest, ListFilesResult } from './files.js';
 
 /** Default port the server listens on. */
 export const DEFAULT_PORT = 60000;

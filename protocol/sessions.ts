@@ -1,20 +1,17 @@
 // The session routes: GET /sessions, DELETE /sessions/{name}, POST /sessions/{name}/reset.
 import { z } from 'zod';
 
-/** One named bash session as the server reports it. */
-export const SessionInfo = z.object({
-  name: z.string(),
-  /** The pty's process (the session's init); every process the session started is in its tree. */
-  pid: z.number().int(),
-  /** The shell's working directory after its last prompt. */
-  cwd: z.string(),
-  /** True while a command runs (returned on a timeout, or being waited on). */
-  busy: z.boolean(),
-  /** `starting`, `idle`, `running` or `dead` (between a shell's exit and its restart). */
-  state: z.string(),
-  /** Seconds since an action last started or finished in it. */
-  idle_seconds: z.number(),
-});
+/** One named bash session as the server reports it (GET /sessions, /server_info, the reset answer). */
+export const SessionInfo = z
+  .object({
+    name: z.string(),
+    pid: z.number().int().describe("The pty's process (the session's init); every process the session started is in its tree."),
+    cwd: z.string().describe("The shell's working directory after its last prompt."),
+    busy: z.boolean().describe('True while a command runs (returned on a timeout, or being waited on).'),
+    state: z.string().describe("`starting`, `idle`, `running`, `dead` (between a shell's exit and its restart) or `ended`."),
+    idle_seconds: z.number().describe('Seconds since an action last started or finished in it.'),
+  })
+  .meta({ id: 'SessionInfo' });
 export type SessionInfo = z.infer<typeof SessionInfo>;
 
 /** GET /sessions. */

@@ -10,8 +10,8 @@ export const OUTPUT_WINDOW_BYTES = 8 * 1024 * 1024;
 export interface Subscriber {
   /** Called for each chunk in seq order; returns false to ask for a pause (back-pressure). */
   output(seq: number, data: string): boolean;
-  /** Chunks from..to-1 were dropped from the window before this subscriber got them. */
-  gap(from: number, to: number): void;
+  /** Chunks fromSeq..firstSeq-1 were dropped from the window before this subscriber got them; firstSeq is the first still held. */
+  gap(fromSeq: number, firstSeq: number): void;
   observation(observation: Observation): void;
 }
 

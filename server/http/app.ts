@@ -9,6 +9,7 @@ import { registerFileRoutes } from '../files/routes.js';
 import { registerSessionRoutes } from './sessions.js';
 import { jsonBody } from './body.js';
 import type { Owner } from '@runtime-client/archive';
+import type { AliveReady, AliveStarting, Resources, ServerInfo } from '@runtime-client/protocol';
 
 export interface AppContext {
   executor: Executor;
@@ -40,8 +41,8 @@ export function createApp(ctx: AppContext): express.Express {
   const json = jsonBody({ limitBytes: ctx.maxBodyMb * 2 ** 20, timeoutMs: ctx.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS });
 
   app.get('/alive', (_req, res) => {
-    if (ctx.isReady()) res.json({ status: 'ok', version: ctx.version });
-    else res.status(503).json({ status: 'not initialized' });
+    if (ctx.isReady()) res.json({ status: 'ok', version: ctx.version } satisfies AliveReady);
+    else res.status(503).json({ status: 'not initialized' } satisfies AliveStarting);
   });
 
   app.use((req, _res, next) => {
@@ -51,13 +52,14 @@ export function createApp(ctx: AppContext): express.Express {
   });
 
   app.get('/server_info', (_req, res) => {
-    res.json({
+    const info: ServerInfo = {
       version: ctx.version,
       uptime: process.uptime(),
       idle_time: (Date.now() - ctx.executor.lastFinishedAt) / 1000,
       sessions: ctx.pool.list(),
       resources: resources(ctx.workingDir),
-    });
+    };
+    res.json(info);
   });
 
   app.post('/execute_action', json, async (req, res, next) => {
@@ -103,9 +105,9 @@ function toApiError(err: unknown): ApiError {
   return new ApiError('internal', 'internal error: ' + (err as Error | null)?.message);
 }
 
-function resources(dir: string) {
+function resources(dir: string): Resources {
   const cpu = process.cpuUsage();
-  let disk: { total_bytes: number; free_bytes: number } | null = null;
+  let disk: Resources['disk'] = null;
   try {
     const s = statfsSync(dir);
     disk = { total_bytes: s.blocks * s.bsize, free_bytes: s.bavail * s.bsize };

@@ -4,7 +4,7 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { ClientFrame, type ServerFrame } from '@runtime-client/protocol';
+import { ClientFrame, OUTPUT_GAP, WS_CLOSE, type ServerFrame } from '@runtime-client/protocol';
 import { ApiError, validationError } from '../errors.js';
 import type { Executor } from '../actions/executor.js';
 import type { ActionRecord, Subscriber } from '../actions/record.js';
@@ -60,12 +60,12 @@ class Connection {
         setFrameLimit(ws, UNAUTHENTICATED_FRAME_BYTES);
         timer = setTimeout(() => {
           this.send({ type: 'error', error: { code: 'unauthorized', message: `no auth frame within ${AUTH_TIMEOUT_MS / 1000} s` } });
-          ws.close(4401, 'unauthorized');
+          ws.close(WS_CLOSE.unauthorized, 'unauthorized');
         }, AUTH_TIMEOUT_MS);
       } catch (err) {
         // Without the small limit a client with no key could send a frame of any size: refuse it.
         ctx.log.error({ err }, 'websocket refused');
-        ws.close(1011, 'server error');
+        ws.close(WS_CLOSE.server_error, 'server error');
       }
     }
     this.authTimer = timer;
@@ -89,7 +89,7 @@ class Connection {
       if (frame.type === 'auth') {
         if (!this.ctx.checkKey(frame.key)) {
           this.send({ type: 'error', error: { code: 'unauthorized', message: 'wrong key' } });
-          this.ws.close(4401, 'unauthorized');
+          this.ws.close(WS_CLOSE.unauthorized, 'unauthorized');
           return;
         }
         this.authed = true;
@@ -129,11 +129,15 @@ class Connection {
         ws.send(frame);
         return true;
       },
-      gap: (from, to) =>
+      gap: (fromSeq, firstSeq) =>
         this.send({
           type: 'error',
           id,
-          error: { code: 'not_found', message: `output chunks ${from} to ${to - 1} are no longer retained; continuing from ${to}` },
+          error: {
+            code: OUTPUT_GAP,
+            message: `output chunks ${fromSeq} to ${firstSeq - 1} are no longer retained; continuing from ${firstSeq}`,
+            details: { from_seq: fromSeq, first_seq: firstSeq },
+          },
         }),
       observation: (observation) => {
         this.following.delete(id);

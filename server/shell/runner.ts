@@ -2,7 +2,7 @@
 // soft and hard timeouts that never kill, continuation, input and control keys, refusal of a new
 // command while one runs, and a fresh shell after the old one exits.
 import { mkdirSync } from 'node:fs';
-import type { RunArgs, RunObservation, ErrorObservation } from '@runtime-client/protocol';
+import type { RunArgs, RunMeta, RunObservation, ErrorObservation } from '@runtime-client/protocol';
 import { OutputCapture } from './output.js';
 import { TextCleaner } from './clean.js';
 import { ShellSession, type Completion, type ShellOptions } from './session.js';
@@ -212,7 +212,7 @@ export class CommandRunner {
         const suffix = done
           ? `\n[The command completed with exit code ${exitCode}.${command.interrupted ? ' CTRL+C was sent.' : ''} Its output went to the action that was waiting on it.]`
           : '\n[The input was sent. The command is still running; its output goes to the action waiting on it.]';
-        resolve(this.runObservation(args, '', exitCode, PREVIOUS, suffix));
+        resolve(this.runObservation(args, '', exitCode, PREVIOUS, suffix, { still_running: !done, refused: false }));
       });
     });
   }
@@ -272,10 +272,12 @@ export class CommandRunner {
       suffix = `\n[The command has no new output after ${seconds} seconds. ${GUIDANCE}]`;
     }
     const exitCode = completion ? completion.exitCode : -1;
-    return this.runObservation(args, out.text, exitCode, prefix, suffix, out.fullOutputPath);
+    const meta: RunMeta = { still_running: !completion, refused: ending === 'refused' };
+    return this.runObservation(args, out.text, exitCode, prefix, suffix, meta, out.fullOutputPath);
   }
 
-  private runObservation(args: RunArgs, content: string, exitCode: number, prefix: string, suffix: string, fullOutputPath?: string): RunObservation {
+  /** `meta` says as fields what the suffix says in OpenHands' words (which stay as they are). */
+  private runObservation(args: RunArgs, content: string, exitCode: number, prefix: string, suffix: string, meta: RunMeta, fullOutputPath?: string): RunObservation {
     return {
       observation: 'run',
       content,
@@ -295,6 +297,7 @@ export class CommandRunner {
         ...(fullOutputPath ? { full_output_path: fullOutputPath } : {}),
       },
       success: exitCode === 0,
+      meta,
     };
   }
 

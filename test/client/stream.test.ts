@@ -194,7 +194,7 @@ describe('stream() against a fixture WebSocket server', () => {
           send({ type: 'output', id: frame.id, seq: 1, data: 'b' });
           setTimeout(() => ws.terminate(), 20);
         } else {
-          send({ type: 'error', id: frame.id, error: { code: 'not_found', message: 'output chunks 2 to 4 are no longer retained; continuing from 5' } });
+          send({ type: 'error', id: frame.id, error: { code: 'output_gap', message: 'chunks are gone', details: { from_seq: 2, first_seq: 5 } } });
           send({ type: 'output', id: frame.id, seq: 5, data: 'f' });
           send({ type: 'output', id: frame.id, seq: 5, data: 'f' }); // a repeat is dropped
           send({ type: 'output', id: frame.id, seq: 6, data: 'g' });
@@ -228,6 +228,20 @@ describe('stream() against a fixture WebSocket server', () => {
     expect(await drain(handle)).toEqual(['a', 'b', 'f', 'g']);
     expect(gaps).toEqual([{ id: 'g2', from: 2, to: 5 }]);
     expect(frames[0].action).toEqual(blocking('x'));
+  });
+
+  it('reads a gap from the output_gap code and its seqs, never from the sentence', async () => {
+    fixture.onSocket((ws) =>
+      ws.on('message', (data) => {
+        const { id } = JSON.parse(data.toString());
+        // What servers sent before the output_gap code: a sentence under not_found. It is an error now.
+        ws.send(JSON.stringify({ type: 'error', id, error: { code: 'not_found', message: 'output chunks 0 to 4 are no longer retained; continuing from 5' } }));
+      }),
+    );
+    const gaps: StreamGap[] = [];
+    const handle = client.stream(blocking('x'), { id: 'g3', onGap: (gap) => gaps.push(gap) });
+    await expect(handle.observation).rejects.toMatchObject({ code: 'disconnected', message: expect.stringContaining('no longer retained') });
+    expect(gaps).toEqual([]);
   });
 
   it("an error frame for the action fails it with the mapped code ('bad_action' for bad_request)", async () => {

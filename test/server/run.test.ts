@@ -113,6 +113,52 @@ describe('large output', () => {
   });
 });
 
+describe('meta: what the suffix says, as fields (issue 11)', () => {
+  it('says still_running and refused in meta, keeps extras and the suffix as OpenHands has them', async () => {
+    const s = session();
+    const done = await server.run('echo hi', { session: s });
+    expect(done.meta).toEqual({ still_running: false, refused: false });
+    expect(Object.keys(done.extras).sort()).toEqual(['command', 'hidden', 'metadata']);
+    expect(Object.keys(done.extras.metadata).sort()).toEqual(['exit_code', 'hostname', 'pid', 'prefix', 'py_interpreter_path', 'suffix', 'username', 'working_dir']);
+    expect(Object.keys(done).sort()).toEqual(['content', 'extras', 'meta', 'observation', 'success']);
+
+    const timedOut = await server.run('echo started; sleep 30', { session: s }, 1);
+    expect(timedOut.meta).toEqual({ still_running: true, refused: false });
+    expect(Object.keys(timedOut.extras).sort()).toEqual(['command', 'hidden', 'metadata']);
+
+    const refused = await server.run('echo should-not-run', { session: s });
+    expect(refused.meta).toEqual({ still_running: true, refused: true });
+    expect(refused.extras.metadata.suffix).toBe(
+      '\n[Your command "echo should-not-run" is NOT executed. The previous command is still running - You CANNOT send new commands until the ' +
+        'previous command is completed. By setting `is_input` to `true`, you can interact with the current process: You may wait longer to ' +
+        "see additional output by sending empty command '', send other commands to interact with the current process, send keys (\"C-c\", " +
+        '"C-z", "C-d") to interrupt/kill the previous command before sending your new command, or use the timeout parameter in execute_bash ' +
+        'for future commands.]',
+    );
+
+    const polled = await server.run('', { session: s }, 1);
+    expect(polled.meta).toEqual({ still_running: true, refused: false });
+    const interrupted = await server.run('C-c', { session: s, is_input: true });
+    expect(interrupted.meta).toEqual({ still_running: false, refused: false });
+  });
+
+  it('says still_running for input sent while another request waits on the command, false once it completed', async () => {
+    const s = session();
+    const waiting = server.run('read line; echo "got $line"; sleep 30', { session: s, blocking: true }, 2);
+    await new Promise((r) => setTimeout(r, 500));
+    const input = await server.run('hello', { session: s, is_input: true });
+    expect(input.meta).toEqual({ still_running: true, refused: false });
+    const first = await waiting;
+    expect(first.content).toContain('got hello');
+    expect(first.meta).toEqual({ still_running: true, refused: false });
+    const rest = server.run('', { session: s, blocking: true });
+    await new Promise((r) => setTimeout(r, 500));
+    const interrupt = await server.run('C-c', { session: s, is_input: true });
+    expect(interrupt.meta).toEqual({ still_running: false, refused: false });
+    expect((await rest).meta).toEqual({ still_running: false, refused: false });
+  });
+});
+
 describe('interrupts and running commands', () => {
   it('refuses a new command while one runs, then C-c recovers with 130', async () => {
     const s = session();

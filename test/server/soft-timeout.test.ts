@@ -17,7 +17,9 @@ it('returns from read -p after 1 s without output, then answers it with is_input
   expect(exitCodeOf(waiting)).toBe(-1);
   expect(waiting.content).toBe('Your name: ');
   expect(waiting.extras.metadata.suffix).toMatch(/^\n\[The command has no new output after 1 seconds\./);
+  expect(waiting.meta).toEqual({ still_running: true, refused: false });
   const answered = await server.run('Ada', { is_input: true });
+  expect(answered.meta).toEqual({ still_running: false, refused: false });
   expect(exitCodeOf(answered)).toBe(0);
   expect(answered.content).toContain('Hello Ada');
   expect(answered.extras.metadata.prefix).toBe('[Below is the output of the previous command.]\n');

@@ -1,6 +1,7 @@
 // GET /ws: streamed output before the observation, in seq order; attach after a dropped socket.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { ServerFrame } from '../../protocol/index.js';
 import { startServer, connectWs, KEY, type TestServer } from '../helpers/server.js';
 
 let server: TestServer;
@@ -61,6 +62,37 @@ describe('execute', () => {
     expect(second.observation).toEqual(first.observation);
     await again.close();
   });
+});
+
+describe('output gap', () => {
+  it('tells a late attach which chunks are gone with the output_gap code and its seqs, then streams the rest', async () => {
+    const id = 'ws-gap';
+    // 12 MB through the terminal: more than the 8 MiB of raw output an action keeps.
+    const done = await server.execute(runAction("head -c 12000000 /dev/zero | tr '\\0' x; echo; echo end", { blocking: true }), { id });
+    expect(done.body.extras.metadata.exit_code).toBe(0);
+    const ws = await server.ws();
+    ws.send({ type: 'attach', id, from_seq: 0 });
+    const obs = await ws.waitFor((f) => f.type === 'observation' && f.id === id, 60_000);
+    const frames = ws.frames.filter((f) => f.id === id);
+    for (const frame of frames) expect(ServerFrame.safeParse(frame).success).toBe(true);
+    const gap = frames[0];
+    expect(gap).toMatchObject({ type: 'error', id, error: { code: 'output_gap', details: { from_seq: 0 } } });
+    const first = gap.error.details.first_seq;
+    expect(first).toBeGreaterThan(0);
+    expect(gap.error.message).toBe(`output chunks 0 to ${first - 1} are no longer retained; continuing from ${first}`);
+    const outputs = frames.filter((f) => f.type === 'output');
+    expect(outputs[0].seq).toBe(first);
+    expect(outputs.map((f) => f.seq)).toEqual(outputs.map((_, i) => first + i));
+    expect(outputs.map((f) => f.data).join('').replace(/\r/g, '')).toMatch(/x\nend\n$/);
+    expect(frames.filter((f) => f.type === 'error')).toHaveLength(1);
+    expect(obs).toBe(frames.at(-1));
+    // Attaching past the gap gets no notice.
+    const again = await server.ws();
+    again.send({ type: 'attach', id, from_seq: first });
+    await again.waitFor((f) => f.type === 'observation' && f.id === id, 60_000);
+    expect(again.frames.filter((f) => f.type === 'error')).toEqual([]);
+    await Promise.all([ws.close(), again.close()]);
+  }, 120_000);
 });
 
 describe('errors and auth', () => {

@@ -30,8 +30,9 @@ export async function readAction(access: FileAccess, path: string, args: ReadArg
     return {
       observation: 'read',
       content: range.text,
-      extras: { path, impl_source: 'default', line_count: range.lineCount, total_lines: range.totalLines },
+      extras: { path, impl_source: 'default' },
       success: true,
+      meta: { line_count: range.lineCount, total_lines: range.totalLines },
     };
   } catch (e) {
     throw fromFsError(e, path);

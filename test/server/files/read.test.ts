@@ -21,16 +21,17 @@ afterAll(async () => {
 });
 
 describe('read', () => {
-  it('returns the whole file with its line count', async () => {
+  it('returns the whole file, its line count in meta and extras exactly as OpenHands builds FileReadObservation', async () => {
     const obs = await act(server, 'read', { path: join(dir, 'ten.txt') });
-    expect(obs).toMatchObject({ observation: 'read', success: true, extras: { path: join(dir, 'ten.txt'), impl_source: 'default', line_count: 10, total_lines: 10 } });
+    expect(obs).toMatchObject({ observation: 'read', success: true, meta: { line_count: 10, total_lines: 10 } });
+    expect(obs.extras).toEqual({ path: join(dir, 'ten.txt'), impl_source: 'default' });
     expect(obs.content).toBe(readFileSync(join(dir, 'ten.txt'), 'utf8'));
   });
 
   it('returns lines [start, end)', async () => {
     const obs = await act(server, 'read', { path: join(dir, 'ten.txt'), start: 2, end: 5 });
     expect(obs.content).toBe('line 2\nline 3\nline 4\n');
-    expect(obs.extras).toMatchObject({ line_count: 3, total_lines: 10 });
+    expect(obs.meta).toEqual({ line_count: 3, total_lines: 10 });
     const tail = await act(server, 'read', { path: join(dir, 'ten.txt'), start: 8 });
     expect(tail.content).toBe('line 8\nline 9\n');
   });
@@ -39,7 +40,7 @@ describe('read', () => {
     writeFileSync(join(dir, 'nobreak.txt'), 'a\nb');
     const obs = await act(server, 'read', { path: join(dir, 'nobreak.txt'), start: 1 });
     expect(obs.content).toBe('b');
-    expect(obs.extras.total_lines).toBe(2);
+    expect(obs.meta.total_lines).toBe(2);
   });
 
   it('resolves a relative path against the session cwd', async () => {
@@ -80,8 +81,8 @@ describe('read', () => {
     try {
       const obs = await act(server, 'read', { path: big, start: 0, end: 10 });
       expect(obs.content).toBe('some line of text\n'.repeat(10));
-      expect(obs.extras.line_count).toBe(10);
-      expect(obs.extras.total_lines).toBe(Math.ceil(2 * 1024 ** 3 / 18));
+      expect(obs.meta.line_count).toBe(10);
+      expect(obs.meta.total_lines).toBe(Math.ceil(2 * 1024 ** 3 / 18));
     } finally {
       clearInterval(sampler);
       rmSync(big, { force: true });
