@@ -50,7 +50,8 @@ export interface ProgressEvent<Phase extends string = string> {
 export interface StartOptions<Phase extends string = string> {
   /**
    * The runtime's session id: 1-63 characters of A-Z a-z 0-9 _ . - starting with a letter or
-   * digit. A second runtime with a session id in use is refused. Default: 12 random hex digits.
+   * digit. A session id in use is refused (a RuntimeError with the backend's code; Docker:
+   * 'docker', data.status 409): attach() to it instead. Default: 12 random hex digits.
    */
   sessionId?: string;
   /**

@@ -11,7 +11,7 @@ import { call, envOf, inspect, listRuntimeContainers, logsTail, pauseContainer, 
 import { DockerRuntimeClient } from './guarded-client.js';
 import { findContainer, infoFromInspect, infoFromSummary } from './lookup.js';
 import { freePort, isPortConflict } from './ports.js';
-import { CONTAINER_PORT, checkSessionId, containerName, createBody, type ContainerSpec } from './spec.js';
+import { CONTAINER_PORT, containerName, createBody, type ContainerSpec } from './spec.js';
 import type { DockerAttachOptions, DockerRuntimeInfo, DockerStartOptions, DockerStartPhase } from './types.js';
 
 const DEFAULT_STARTUP_MS = 60_000;

@@ -9,7 +9,8 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DockerRuntime, type ProgressEvent } from '../../client/docker/index.js';
+import { DockerRuntime } from '../../client/docker/index.js';
+import type { ProgressEvent } from '../../client/backends/backend.js';
 import { docker } from '../../client/docker/docker-cli.js';
 import { freePort } from '../../client/docker/ports.js';
 import { HOST_CLI } from '../helpers/server.js';
