@@ -1,5 +1,6 @@
 // The client entry stays free of the server: bundling client/index.ts pulls in no node-pty, no
-// express and nothing from server/. Also checks the package.json "exports" points at it.
+// express, no busboy, no pino and nothing from server/ or cli/. Also checks the package.json
+// "exports" points at it. (test/packages/ checks the same of the package as installed.)
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
@@ -8,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 const root = join(import.meta.dirname, '..', '..');
 
 describe('the client entry', () => {
-  it('imports no node-pty, no express and nothing from server/', async () => {
+  it('imports no node-pty, express, busboy or pino, and nothing from server/ or cli/', async () => {
     const result = await build({
       entryPoints: [join(root, 'client', 'index.ts')],
       absWorkingDir: root,
@@ -23,8 +24,10 @@ describe('the client entry', () => {
     });
     const inputs = Object.keys(result.metafile.inputs);
     expect(inputs.some((p) => p.includes('node_modules/ws/'))).toBe(true); // dependencies were followed
-    expect(inputs.filter((p) => p.includes('node_modules/node-pty') || p.includes('node_modules/express'))).toEqual([]);
-    expect(inputs.filter((p) => p.startsWith('server/'))).toEqual([]);
+    const serverOnly = ['node-pty', 'express', 'busboy', 'pino'];
+    expect(inputs.filter((p) => serverOnly.some((name) => p.includes(`node_modules/${name}/`)))).toEqual([]);
+    expect(inputs.filter((p) => p.startsWith('server/') || p.startsWith('cli/'))).toEqual([]);
+    expect(inputs.some((p) => p.startsWith('protocol/'))).toBe(true); // workspace packages were followed
   });
 
   it('is what the client package and the checkout root export', () => {
