@@ -155,6 +155,7 @@ async function seaScript() {
     // they start from the executable's path (and fall back to their defaults).
     banner: { js: 'var __rcImportMetaUrl = require("node:url").pathToFileURL(__filename).href;' },
     plugins: [
+      ...serverBuild.plugins,
       {
         name: 'runtime-client-sea',
         setup(b) {

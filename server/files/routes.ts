@@ -1,12 +1,13 @@
-// The file-transfer routes of PROTOCOL.md ("Files over HTTP") on an express app.
-import express, { type Express, type Request } from 'express';
+// The file-transfer routes of PROTOCOL.md ("Files over HTTP") on an express app. The transfer code
+// (busboy, the archive package with tar-stream, yazl and yauzl) is loaded on the first upload or
+// download, not at start: an idle server, which most sandboxes are, never holds it.
+import type { Express, Request, RequestHandler } from 'express';
 import { lstat } from 'node:fs/promises';
 import { isAbsolute, resolve, basename } from 'node:path';
-import { packable, writeTar, writeZip } from '@runtime-client/archive';
 import { ApiError } from '../errors.js';
 import { listFiles } from './list.js';
-import { drain, DRAIN_LIMIT_BYTES, type MinUploadRate } from './receive.js';
-import { handleUpload, type Owner } from './upload.js';
+import type { MinUploadRate } from './receive.js';
+import type { Owner } from './upload.js';
 
 export interface FileRoutesContext {
   /** Uploads larger than this many MiB get 413. */
@@ -22,7 +23,7 @@ export interface FileRoutesContext {
   minUploadRate?: MinUploadRate;
   /** Where relative or missing list_files paths start: the default session's cwd. */
   cwd: () => string;
-  json: express.RequestHandler;
+  json: RequestHandler;
 }
 
 /** What an upload may unpack to when the server is not told, in MiB: the same as --max-upload-mb's default. */
@@ -34,6 +35,7 @@ export function registerFileRoutes(app: Express, ctx: FileRoutesContext): void {
       const destination = query(req, 'destination');
       if (!destination) throw new ApiError('bad_request', 'the query parameter "destination" (an absolute directory) is required');
       const maxBytes = ctx.maxUploadMb * 2 ** 20;
+      const [{ drain, DRAIN_LIMIT_BYTES }, { handleUpload }] = await Promise.all([import('./receive.js'), import('./upload.js')]);
       // A declared length far over the limit is refused before reading it (multipart adds a few headers).
       const declared = Number(req.get('content-length'));
       if (declared > maxBytes + 2 ** 20) {
@@ -63,6 +65,7 @@ export function registerFileRoutes(app: Express, ctx: FileRoutesContext): void {
       const path = query(req, 'path');
       if (!path || !isAbsolute(path)) throw new ApiError('bad_request', 'the query parameter "path" must be an absolute path');
       const fmt = format(req);
+      const { packable, writeTar, writeZip } = await import('@runtime-client/archive');
       const st = await lstat(path).catch(() => null);
       if (!st) throw new ApiError('not_found', `no such file or directory: ${path}`);
       if (!packable(st)) throw new ApiError('bad_request', `${path} is not a file, a directory or a symlink (a named pipe, socket or device cannot be downloaded)`);

@@ -2,7 +2,6 @@
 // str_replace, insert and undo_edit, with that tool's messages.
 import type { Stats } from 'node:fs';
 import { readFile, stat, unlink } from 'node:fs/promises';
-import { createPatch } from 'diff';
 import type { EditArgs, EditObservation } from '@runtime-client/protocol';
 import type { FileAccess } from './access.js';
 import { writeWhole } from './atomic.js';
@@ -178,7 +177,9 @@ function viewExtras(path: string): EditObservation['extras'] {
   return { path, prev_exist: true, old_content: null, new_content: null, diff: '', impl_source: 'default' };
 }
 
-function edited(path: string, prevExist: boolean, oldContent: string | null, newContent: string | null, content: string): EditObservation {
+/** The observation of a change, with its unified diff (`diff` is loaded on the first edit, not at start). */
+async function edited(path: string, prevExist: boolean, oldContent: string | null, newContent: string | null, content: string): Promise<EditObservation> {
+  const { createPatch } = await import('diff');
   const diff = createPatch(path, oldContent ?? '', newContent ?? '');
   return {
     observation: 'edit',
