@@ -361,13 +361,26 @@ async function ptyThroughputFloor(command) {
   return { bytes, seconds: (Math.max(last, exitAt) - t0) / 1000 };
 }
 
-/** Idle RSS of a bare node process. */
+/** Idle RSS of a bare node process (kB). */
 async function bareNodeRss() {
+  return (await bareNodeMemory()).rss;
+}
+
+/**
+ * A process's resident memory, kB: all of it, and its two parts. RssFile is pages of files (the
+ * node executable, libraries), which every process running the same file shares, so on a host of
+ * sandboxes (the bundle mounted read-only from one place) each pays about RssAnon.
+ */
+function memoryOf(pid) {
+  return { rss: rssKb(pid), anon: rssKb(pid, 'RssAnon'), file: rssKb(pid, 'RssFile') };
+}
+
+async function bareNodeMemory() {
   const child = track(spawn(process.execPath, ['-e', 'setInterval(()=>{},1000)'], { env: ENV, stdio: 'ignore' }));
   await sleep(1000);
-  const kb = rssKb(child.pid);
+  const memory = memoryOf(child.pid);
   await stopChild(child, 'bare node');
-  return kb;
+  return memory;
 }
 
 /** Start-up floor: a bare node http server answering /alive, polled the same way. */
@@ -471,7 +484,8 @@ async function cleanup() {
  * returns the server and its open /ws client.
  */
 async function idleServer(r) {
-  r.bareRss = await bareNodeRss();
+  r.bare = await bareNodeMemory();
+  r.bareRss = r.bare.rss;
   const b = await startServer();
   const wb = await wsClient(b.port);
   for (let i = 0; i < 5; i++) checkEcho((await wb.execute(runAction('echo hi'))).observation);
@@ -479,8 +493,15 @@ async function idleServer(r) {
   for (let i = 0; i < 5; i++) checkEcho(await hb.execute(runAction('echo hi')));
   hb.close();
   await sleep(1000);
-  r.idleRss = rssKb(b.pid);
+  r.idle = memoryOf(b.pid);
+  r.idleRss = r.idle.rss;
   return { b, wb };
+}
+
+/** RSS split into anonymous and file pages, server and bare node. */
+function idleRssNote(r) {
+  const mb = (kb) => (kb / 1024).toFixed(1);
+  return `Idle RSS split: server ${mb(r.idle.anon)} MB anonymous (its own) + ${mb(r.idle.file)} MB file pages (node and its libraries, shared by every process running the same executable); bare node ${mb(r.bare.anon)} + ${mb(r.bare.file)}.`;
 }
 
 function idleRssRow(r) {
@@ -495,7 +516,7 @@ async function idleOnly() {
   const { b, wb } = await idleServer(r);
   wb.close();
   await stopChild(b.child, 'server');
-  process.stdout.write(`\n| metric | runtime-client | floor/baseline | target | pass? |\n|---|---|---|---|---|\n| ${idleRssRow(r).join(' | ')} |\n\n`);
+  process.stdout.write(`\n| metric | runtime-client | floor/baseline | target | pass? |\n|---|---|---|---|---|\n| ${idleRssRow(r).join(' | ')} |\n\n- ${idleRssNote(r)}\n\n`);
   process.stdout.write(`Command: \`node bench/server.mjs --idle-rss\` (${CLI} run as \`node ${NODE_FLAGS.join(' ')}\`) | node ${process.version} | ${os.platform()} ${os.release()}\n`);
 }
 
@@ -653,6 +674,7 @@ async function main() {
     `Start-up runs (ms): ${starts.map((x) => x.toFixed(0)).join(', ')}; /alive polled every ~2 ms; bare node http = \`node -e\` http server, same polling.`,
     `Streaming runs (MB/s, interleaved): raw node-pty ${r.seqRuns.raw.map((x) => x.toFixed(1)).join(', ')}; /ws ${r.seqRuns.ws.map((x) => x.toFixed(1)).join(', ')}; median run of each shown.`,
     `Streaming: bytes are the decoded \`data\` of output frames (${r.wsSeq.frames} frames, ${f(r.wsSeq.frameBytes / MB, 1)} MB of JSON), timed from sending execute to the observation frame (the client JSON-parses every frame); raw node-pty timed from spawn to exit (bash -c under a pty).`,
+    idleRssNote(r),
     `1 GB run: ${f(r.big.seconds, 1)} s (${f(1000 / r.big.seconds, 0)} MB/s), ${r.big.frames} output frames / ${f(r.big.frameBytes / MB, 0)} MB JSON read, ${r.big.samples} RSS samples at 100 ms, peak VmHWM ${f(r.big.hwm / 1024, 1)} MB (growth ${f((r.big.hwm - r.big.base) / 1024, 1)} MB), observation content ${r.big.contentChars} chars${r.big.truncated ? ' (truncated, spilled to file)' : ''}.`,
   );
 
