@@ -1,5 +1,5 @@
 // Action schemas: what clients send to POST /execute_action and in WS `execute` frames.
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Keys OpenHands clients put inside `args` that carry no meaning here; accepted and ignored. */
 const tolerated = {

@@ -1,5 +1,5 @@
 // Every error code on the wire, the JSON error body, and the close codes of /ws.
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** What each code that refuses a request (HTTP body or WS `error` frame) means. */
 const REFUSALS = {

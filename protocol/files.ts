@@ -1,5 +1,5 @@
 // The file routes: POST /upload_file, GET /download_files, POST /list_files.
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** How a query parameter says yes: `true`, `1` or `yes`; any other value is no. */
 const QueryFlag = z.enum(['true', '1', 'yes', 'false', '0', 'no']);

@@ -1,5 +1,5 @@
 // GET /alive (no key needed) and GET /server_info.
-import { z } from 'zod';
+import * as z from 'zod';
 import { SessionInfo } from './sessions.js';
 
 /** GET /alive, 200: the default session is ready. */

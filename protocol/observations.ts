@@ -1,7 +1,7 @@
 // Observation schemas: what the server answers for an action. `extras` holds exactly the fields of
 // OpenHands' class for the kind (OpenHands builds the class from them); what this server adds is
 // in the top-level `meta`, which OpenHands ignores.
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** What this server adds to an observation of a kind with no fields of its own in `meta` yet. */
 export const ObservationMeta = z.looseObject({}).meta({

@@ -1,5 +1,5 @@
 // The session routes: GET /sessions, DELETE /sessions/{name}, POST /sessions/{name}/reset.
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** One named bash session as the server reports it (GET /sessions, /server_info, the reset answer). */
 export const SessionInfo = z

@@ -2,7 +2,7 @@
 // schema/. scripts/protocol-schema.ts writes the files (`npm run schema`) and
 // test/protocol/schema.test.ts fails when one is stale. Not part of the package entry: the server
 // and the client never need the list, so they never load it.
-import { z } from 'zod';
+import * as z from 'zod';
 import { AnyAction, ExecuteRequest } from './actions.js';
 import { ErrorBody, WIRE_ERROR_CODES, WS_CLOSE } from './errors.js';
 import { SessionEnded, SessionInfo, SessionList } from './sessions.js';

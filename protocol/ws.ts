@@ -1,5 +1,5 @@
 // WebSocket frames on GET /ws. Close codes are WS_CLOSE in errors.ts.
-import { z } from 'zod';
+import * as z from 'zod';
 import { ActionEnvelope, ActionId } from './actions.js';
 import { OUTPUT_GAP, WireError } from './errors.js';
 import { Observation } from './observations.js';
