@@ -16,6 +16,7 @@ import { unzipFile } from '@runtime-client/archive';
 import { makeDirs } from '../actions/files/atomic.js';
 import { ApiError } from '../errors.js';
 import { receiveFile, type MinUploadRate } from './receive.js';
+import { SNIFF_BYTES, wrongFormat } from './format.js';
 
 export type { Owner } from '@runtime-client/archive';
 
@@ -44,15 +45,24 @@ export async function handleUpload(req: Request, opts: UploadOptions): Promise<U
   await makeDirs(destination, async (path) => owner && lchown(path, owner.uid, owner.gid));
   const tempPath = join(destination, `.rc-upload-${randomBytes(6).toString('hex')}.part`);
   let staged: Staged | null = null;
+  let head = Buffer.alloc(0);
+  const failed = (e: unknown) => archiveToApi(e, opts.format, head);
   try {
     const got = await receiveFile(req, opts.maxBytes, async (stream) => {
+      // The first bytes, kept to name what an archive that fails to unpack really is. receiveFile
+      // hands the stream over paused, so this listener does not start the flow.
+      const keep = (chunk: Buffer) => {
+        head = Buffer.concat([head, chunk.subarray(0, SNIFF_BYTES - head.length)]);
+        if (head.length >= SNIFF_BYTES) stream.off('data', keep);
+      };
+      if (opts.recursive) stream.on('data', keep);
       if (opts.recursive && opts.format === 'tar') {
-        staged = await stageArchive(destination, (staging) => untarStream(stream, staging, limits), { owner }).catch(archiveToApi);
+        staged = await stageArchive(destination, (staging) => untarStream(stream, staging, limits), { owner }).catch(failed);
         return;
       }
       await pipeline(stream, createWriteStream(tempPath, { mode: 0o600, highWaterMark: WRITE_BUFFER }));
     }, opts.minRate);
-    if (opts.recursive && opts.format === 'zip') staged = await stageArchive(destination, (staging) => unzipFile(tempPath, staging, limits), { owner }).catch(archiveToApi);
+    if (opts.recursive && opts.format === 'zip') staged = await stageArchive(destination, (staging) => unzipFile(tempPath, staging, limits), { owner }).catch(failed);
     if (staged) return { paths: await (staged as Staged).commit(), bytes: got.bytes };
     const final = join(destination, got.filename);
     if (owner) await lchown(tempPath, owner.uid, owner.gid);
@@ -65,11 +75,14 @@ export async function handleUpload(req: Request, opts: UploadOptions): Promise<U
   }
 }
 
-function archiveToApi(e: unknown): never {
+/** An archive's failure as the answer; one whose first bytes show another format says which, and how to send it. */
+function archiveToApi(e: unknown, format: 'zip' | 'tar', head: Buffer): never {
   if (e instanceof ArchiveTooLargeError) {
     const mb = e.limitBytes / 2 ** 20;
     throw new ApiError('payload_too_large', `the archive unpacks to more than ${mb} MiB (--max-unpacked-mb); nothing was extracted`, { max_unpacked_mb: mb });
   }
+  const wrong = e instanceof ArchiveError ? wrongFormat(head, format) : null;
+  if (wrong) throw new ApiError('bad_request', wrong.message, { format, found: wrong.found });
   if (e instanceof ArchiveError) throw new ApiError('bad_request', e.message, e.entry === undefined ? undefined : { entry: e.entry });
   throw e;
 }
