@@ -11,7 +11,7 @@
  * - `bad_action`: 400/404/409/413, the server refused the request (never retried); from run(), an
  *   error observation or a command refused because the session is busy (data: the observation)
  * - `timeout`: no answer within the action's timeout plus the margin (the action may still run)
- * - `paused`: the Docker runtime is paused; resume it first
+ * - `paused`: the runtime (its handle) is paused; resume it first
  * - `docker`: the Docker engine failed (build, run, inspect)
  * - `stream_closed`: publish() or subscribe() on an EventStream after close()
  * - `not_found`: a runtime backend has no runtime by that id, session id or name, or more than
