@@ -1,11 +1,26 @@
 // The sandbox binary's command line: serve (the default), or `probe` for health checks. Nothing
 // of the host's (run, exec, Docker) is here: the host CLI (cli/) hands its serve and probe calls
 // to runServerCommand.
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer, isIP } from 'node:net';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULTS, defaultPort, defaultShell, envNumber, portOf, positiveFlag, type ServerConfig } from './config.js';
+import {
+  DEFAULTS,
+  LOG_LEVELS,
+  defaultPort,
+  defaultShell,
+  envNumber,
+  envSeconds,
+  logLevelOf,
+  portOf,
+  positiveFlag,
+  secondsFlag,
+  shellCandidates,
+  type ServerConfig,
+} from './config.js';
 import { UsageError } from './errors.js';
+import { groupsOf, lookupUser, ownIdentity, whyCannotEnter, whyCannotRun, type Identity } from './users.js';
 import { hideSecrets } from './secrets.js';
 import { VERSION } from './version.js';
 
@@ -14,16 +29,19 @@ export const SERVER_HELP = `runtime-client ${VERSION}: the in-sandbox action exe
 
 Usage:
   runtime-client [options]           serve the protocol (HTTP + WebSocket)
-  runtime-client probe [--port N]    exit 0 iff /alive answers 200 within 2 s
+  runtime-client probe [--port N] [--host ADDR]
+                                     exit 0 iff /alive answers 200 within 2 s (probe --help)
   runtime-client --help | --version
 
 Options:
   --host ADDR           listen address (default ${DEFAULTS.host})
   --port N              listen port, 0 for any free one (default $RUNTIME_CLIENT_PORT or ${DEFAULTS.port})
-  --working-dir DIR     where sessions start (default: the current directory)
-  --username NAME       run shells as this user (server must be root)
-  --shell PATH          bash to run (default /bin/bash, else the bundled static bash)
-  --log-level LEVEL     trace, debug, info, warn, error (default ${DEFAULTS.logLevel})
+  --working-dir DIR     where sessions start (default: the current directory); the session
+                        user must be able to enter it
+  --username NAME       run shells as this user, from /etc/passwd (the server must be root)
+  --shell PATH          bash to run (default /bin/bash, /usr/bin/bash, else the bundled static
+                        bash); a name without a slash is looked up on PATH
+  --log-level LEVEL     ${LOG_LEVELS.join(', ')} (default ${DEFAULTS.logLevel})
   --api-key-file FILE   read the API key from FILE instead of SESSION_API_KEY
   --max-body-mb N       JSON body limit in MiB (default ${DEFAULTS.maxBodyMb})
   --max-upload-mb N     upload_file limit in MiB (default ${DEFAULTS.maxUploadMb})
@@ -42,11 +60,25 @@ Environment:
   SESSION_API_KEY              key required in X-Session-API-Key (unset: open, with a warning);
   NO_CHANGE_TIMEOUT_SECONDS    soft timeout for commands without new output (default ${DEFAULTS.noChangeTimeoutSeconds})
   MAX_OUTPUT_CHARS             output longer than this is truncated (default ${DEFAULTS.maxOutputChars})
+
+Exit status: 2 when a flag or environment value is wrong (the message names it; nothing was
+started), 1 when the server cannot start for another reason (the port is in use), 0 after
+SIGTERM or SIGINT.
 `;
 
+/** `runtime-client probe --help`. */
+export const PROBE_HELP = `Usage: runtime-client probe [--port N] [--host ADDR]
+
+Asks the server's /alive once: exits 0 when it answers 200 within 2 s, 1 otherwise (a health
+check for Docker's HEALTHCHECK or a Kubernetes exec probe).
+  --port N      the server's port (default $RUNTIME_CLIENT_PORT, else ${DEFAULTS.port})
+  --host ADDR   the server's address (default 127.0.0.1)
+  -h, --help    show this help
+`;
 
 async function probe(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { port: { type: 'string' }, host: { type: 'string' } } });
+  const { values } = parseArgs({ args: argv, options: { port: { type: 'string' }, host: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+  if (values.help) return void process.stdout.write(PROBE_HELP), 0;
   const port = portOf(values.port, defaultPort());
   try {
     const res = await fetch(`http://${values.host ?? '127.0.0.1'}:${port}/alive`, { signal: AbortSignal.timeout(2000) });
@@ -56,55 +88,157 @@ async function probe(argv: string[]): Promise<number> {
   }
 }
 
-async function serve(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      host: { type: 'string' },
-      port: { type: 'string' },
-      'working-dir': { type: 'string' },
-      username: { type: 'string' },
-      shell: { type: 'string' },
-      'log-level': { type: 'string' },
-      'api-key-file': { type: 'string' },
-      'max-body-mb': { type: 'string' },
-      'max-upload-mb': { type: 'string' },
-      'max-unpacked-mb': { type: 'string' },
-      'body-timeout': { type: 'string' },
-      'max-sessions': { type: 'string' },
-      'max-spill-mb': { type: 'string' },
-      'shell-start-timeout': { type: 'string' },
-    },
-  });
-  const env = process.env;
-  const maxBodyMb = values['max-body-mb'] === undefined ? DEFAULTS.maxBodyMb : Number(values['max-body-mb']);
-  if (!(maxBodyMb > 0)) throw new UsageError(`--max-body-mb must be a positive number, got ${JSON.stringify(values['max-body-mb'])}`);
-  const maxUploadMb = values['max-upload-mb'] === undefined ? DEFAULTS.maxUploadMb : Number(values['max-upload-mb']);
-  if (!(maxUploadMb > 0)) throw new UsageError(`--max-upload-mb must be a positive number, got ${JSON.stringify(values['max-upload-mb'])}`);
-  const config: ServerConfig = {
-    host: values.host ?? DEFAULTS.host,
-    port: portOf(values.port, defaultPort()),
-    workingDir: resolve(values['working-dir'] ?? process.cwd()),
+const SERVE_OPTIONS = {
+  host: { type: 'string' },
+  port: { type: 'string' },
+  'working-dir': { type: 'string' },
+  username: { type: 'string' },
+  shell: { type: 'string' },
+  'log-level': { type: 'string' },
+  'api-key-file': { type: 'string' },
+  'max-body-mb': { type: 'string' },
+  'max-upload-mb': { type: 'string' },
+  'max-unpacked-mb': { type: 'string' },
+  'body-timeout': { type: 'string' },
+  'max-sessions': { type: 'string' },
+  'max-spill-mb': { type: 'string' },
+  'shell-start-timeout': { type: 'string' },
+} as const;
+
+type ServeFlags = ReturnType<typeof parseArgs<{ options: typeof SERVE_OPTIONS }>>['values'];
+
+/**
+ * The server's settings from its flags and environment. Every mistake is a UsageError (exit 2)
+ * naming the flag or variable, found here rather than after the server has started: the session
+ * user, its working directory and its shell are checked as that user would meet them.
+ */
+function readConfig(values: ServeFlags, env: NodeJS.ProcessEnv = process.env): ServerConfig {
+  const who = sessionIdentity(values.username);
+  return {
+    host: hostOf(values.host),
+    port: portOf(values.port, defaultPort(env)),
+    workingDir: workingDirOf(values['working-dir'], who),
     username: values.username,
-    shell: values.shell ?? defaultShell(),
-    logLevel: values['log-level'] ?? DEFAULTS.logLevel,
-    apiKey: values['api-key-file'] ? readFileSync(values['api-key-file'], 'utf8').trim() : env.SESSION_API_KEY || undefined,
-    noChangeTimeoutSeconds: envNumber(env, 'NO_CHANGE_TIMEOUT_SECONDS', DEFAULTS.noChangeTimeoutSeconds),
-    maxOutputChars: Math.floor(envNumber(env, 'MAX_OUTPUT_CHARS', DEFAULTS.maxOutputChars)),
-    maxBodyMb,
-    maxUploadMb,
+    shell: shellOf(values.shell, who, env),
+    logLevel: logLevelOf(values['log-level'], DEFAULTS.logLevel),
+    apiKey: values['api-key-file'] === undefined ? env.SESSION_API_KEY || undefined : keyFromFile(values['api-key-file']),
+    noChangeTimeoutSeconds: envSeconds(env, 'NO_CHANGE_TIMEOUT_SECONDS', DEFAULTS.noChangeTimeoutSeconds),
+    maxOutputChars: envNumber(env, 'MAX_OUTPUT_CHARS', DEFAULTS.maxOutputChars, { integer: true }),
+    maxBodyMb: positiveFlag('max-body-mb', values['max-body-mb'], DEFAULTS.maxBodyMb),
+    maxUploadMb: positiveFlag('max-upload-mb', values['max-upload-mb'], DEFAULTS.maxUploadMb),
     maxUnpackedMb: positiveFlag('max-unpacked-mb', values['max-unpacked-mb'], DEFAULTS.maxUnpackedMb),
-    bodyTimeoutSeconds: positiveFlag('body-timeout', values['body-timeout'], DEFAULTS.bodyTimeoutSeconds),
+    bodyTimeoutSeconds: secondsFlag('body-timeout', values['body-timeout'], DEFAULTS.bodyTimeoutSeconds),
     maxSessions: positiveFlag('max-sessions', values['max-sessions'], DEFAULTS.maxSessions, true),
     maxSpillMb: positiveFlag('max-spill-mb', values['max-spill-mb'], DEFAULTS.maxSpillMb),
-    shellStartTimeoutSeconds: positiveFlag('shell-start-timeout', values['shell-start-timeout'], DEFAULTS.shellStartTimeoutSeconds),
+    shellStartTimeoutSeconds: secondsFlag('shell-start-timeout', values['shell-start-timeout'], DEFAULTS.shellStartTimeoutSeconds),
   };
+}
+
+/** Who the shells will run as: the --username user (which must exist, and needs a root server), or the server's own user. */
+function sessionIdentity(username: string | undefined): Identity {
+  if (username === undefined) return ownIdentity();
+  let user: ReturnType<typeof lookupUser>;
+  try {
+    user = lookupUser(username);
+  } catch (e) {
+    throw new UsageError(`--username: ${(e as Error).message}`);
+  }
+  const uid = process.getuid?.();
+  if (uid !== undefined && uid !== 0 && user.uid !== uid) {
+    throw new UsageError(`--username ${username} needs the server to run as root (it runs as uid ${uid})`);
+  }
+  return { name: user.name, uid: user.uid, gids: groupsOf(user.name, user.gid) };
+}
+
+function hostOf(raw: string | undefined): string {
+  if (raw === undefined) return DEFAULTS.host;
+  // An IP address (v4 or v6) or a host name: letters, digits, dots and dashes.
+  if (isIP(raw) || /^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$/.test(raw)) return raw;
+  throw new UsageError(`--host must be an IP address or a host name, got ${JSON.stringify(raw)}`);
+}
+
+function workingDirOf(raw: string | undefined, who: Identity): string {
+  let dir: string;
+  try {
+    dir = resolve(raw ?? process.cwd());
+  } catch (e) {
+    throw new UsageError(`the current directory is gone (${(e as Error).message}); give --working-dir DIR`);
+  }
+  const problem = whyCannotEnter(dir, who);
+  if (problem === null) return dir;
+  throw new UsageError(raw === undefined ? `the working directory ${dir} (the current directory; --working-dir names another) ${problem}` : `--working-dir ${dir} ${problem}`);
+}
+
+function shellOf(raw: string | undefined, who: Identity, env: NodeJS.ProcessEnv): string {
+  if (raw === undefined) {
+    const found = defaultShell();
+    if (found === null) throw new UsageError(`no bash found (looked for ${shellCandidates().join(', ')}); name one with --shell PATH`);
+    const problem = whyCannotRun(found, who);
+    if (problem) throw new UsageError(`the shell ${found} ${problem}; name another with --shell PATH`);
+    return found;
+  }
+  // A bare name is looked up on PATH, as the shell's exec would.
+  const path = raw.includes('/') ? resolve(raw) : (env.PATH ?? '').split(':').filter(Boolean).map((dir) => join(dir, raw)).find((p) => existsSync(p));
+  if (path === undefined) throw new UsageError(`--shell ${raw} is not found on PATH`);
+  const problem = whyCannotRun(path, who);
+  if (problem) throw new UsageError(`--shell ${path} ${problem}`);
+  return path;
+}
+
+function keyFromFile(file: string): string {
+  let key: string;
+  try {
+    key = readFileSync(file, 'utf8').trim();
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'does not exist' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'cannot be read (permission denied)' : `cannot be read (${code ?? (e as Error).message})`;
+    throw new UsageError(`--api-key-file ${file} ${why}`);
+  }
+  // An empty key would leave every route open: that must be asked for by giving no key at all.
+  if (!key) throw new UsageError(`--api-key-file ${file} is empty (to serve without a key, give neither --api-key-file nor SESSION_API_KEY)`);
+  return key;
+}
+
+/**
+ * Binds --host and --port once and lets go, so that a wrong address or a port in use is said
+ * before the server makes its runtime files and starts its first shell.
+ */
+async function checkListen(config: ServerConfig): Promise<void> {
+  const probe = createServer();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      probe.once('error', reject);
+      probe.listen({ port: config.port, host: config.host, exclusive: true }, () => resolve());
+    });
+  } catch (e) {
+    throw listenError(e, config);
+  }
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+}
+
+/** A listen error that is the --host's fault, as a usage error; anything else unchanged. */
+function listenError(e: unknown, config: ServerConfig): unknown {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_NONAME') {
+    return new UsageError(`--host ${config.host}: cannot listen there (${code}: no such address on this machine)`);
+  }
+  if (code === 'EADDRINUSE') return new Error(`port ${config.port} on ${config.host} is already in use (--port N picks another, 0 any free one)`);
+  if (code === 'EACCES') return new Error(`port ${config.port} needs more privileges than the server has (ports below 1024 need root); --port N picks another`);
+  return e;
+}
+
+async function serve(argv: string[]): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: SERVE_OPTIONS });
+  const config = readConfig(values);
+  await checkListen(config);
   const secretWarnings = hideSecrets(); // the key is read: out of process.env and /proc/<pid>/environ
   // Loaded here, not at the top, so `probe` (a health check run every few seconds) stays cheap.
   const [{ createLogger }, { startServer }] = await Promise.all([import('./logger.js'), import('./server.js')]);
   const log = createLogger(config.logLevel);
   for (const warning of secretWarnings) log.warn(warning);
-  const server = await startServer(config, log);
+  const server = await startServer(config, log).catch((e: unknown) => {
+    throw listenError(e, config);
+  });
   const stop = (signal: string) => {
     log.info({ signal }, 'shutting down');
     setTimeout(() => process.exit(0), 4000).unref();
@@ -116,9 +250,9 @@ async function serve(argv: string[]): Promise<void> {
 
 /** Runs `runtime-client [serve flags] | probe | --help | --version` inside the sandbox. */
 export async function runServerCommand(argv: string[]): Promise<void> {
+  if (argv[0] === 'probe') process.exit(await probe(argv.slice(1)));
   if (argv.includes('-h') || argv.includes('--help')) return void process.stdout.write(SERVER_HELP);
   if (argv.includes('-v') || argv.includes('--version')) return void process.stdout.write(VERSION + '\n');
-  if (argv[0] === 'probe') process.exit(await probe(argv.slice(1)));
   await serve(argv);
 }
 
