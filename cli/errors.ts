@@ -10,7 +10,7 @@ export class UsageError extends Error {
 /** A --port value: an integer from 0 to 65535, or `fallback` when absent. */
 export function portOf(raw: string | undefined, fallback: number): number {
   if (raw === undefined) return fallback;
-  const port = Number(raw);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be an integer from 0 to 65535, got ${JSON.stringify(raw)}`);
+  const port = /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN;
+  if (!(port <= 65535)) throw new UsageError(`--port must be an integer from 0 to 65535, got ${JSON.stringify(raw)}`);
   return port;
 }

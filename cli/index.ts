@@ -13,9 +13,13 @@ Usage:
   runtime-client run --base-image IMG [--session-id ID] [--mode build|mount] [-e K=V]...
                                      start a runtime container, print its URL and key, stay
                                      attached; Ctrl-C stops and removes it
-  runtime-client exec [--url URL] [--key KEY] [--session S] [--timeout SECONDS] -- 'command'
-                                     run a command on a server, streaming its output; exit
-                                     with its status (124: timed out, 125: not run)
+  runtime-client exec [--url URL] [--key KEY] [--session S] [--timeout SECONDS] [-i] -- 'command'
+                                     run a command on a server, streaming its output (-i: and
+                                     typing stdin into it); exit with its status (124: timed
+                                     out, 125: not run)
+  runtime-client exec [...] --input TEXT | --keys C-c | --continue
+                                     reach the command still running in the session: type a
+                                     line into it, send it a control key, or follow it again
   runtime-client ps [--json | -q]    list the runtime containers
   runtime-client stop ID...          stop and remove runtime containers
   runtime-client dockerfile --base-image IMG [--port N] [--user U] [--workdir DIR]
@@ -26,7 +30,8 @@ Usage:
                                      print \`docker run\` arguments for mount mode (no build)
   runtime-client [serve options]     serve the protocol here, as the sandbox binary does
                                      (runtime-client serve --help lists its options)
-  runtime-client probe [--port N]    exit 0 iff /alive answers 200 within 2 s
+  runtime-client probe [--port N] [--host ADDR]
+                                     exit 0 iff /alive answers 200 within 2 s
   runtime-client COMMAND --help      a command's own options
 `;
 
