@@ -152,8 +152,8 @@ function sessionIdentity(username: string | undefined): Identity {
 
 function hostOf(raw: string | undefined): string {
   if (raw === undefined) return DEFAULTS.host;
-  // An IP address (v4 or v6) or a host name: letters, digits, dots and dashes.
-  if (isIP(raw) || /^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$/.test(raw)) return raw;
+  // An IP address (v4 or v6) or a host name: letters, digits, dots, dashes (and underscores, as Docker's service names have).
+  if (isIP(raw) || /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,252}$/.test(raw)) return raw;
   throw new UsageError(`--host must be an IP address or a host name, got ${JSON.stringify(raw)}`);
 }
 
