@@ -19,7 +19,7 @@ import {
   shellCandidates,
   type ServerConfig,
 } from './config.js';
-import { UsageError } from './errors.js';
+import { ServerError, UsageError } from './errors.js';
 import { groupsOf, lookupUser, ownIdentity, whyCannotEnter, whyCannotRun, type Identity } from './users.js';
 import { hideSecrets } from './secrets.js';
 import { VERSION } from './version.js';
@@ -216,14 +216,14 @@ async function checkListen(config: ServerConfig): Promise<void> {
   await new Promise<void>((resolve) => probe.close(() => resolve()));
 }
 
-/** A listen error that is the --host's fault, as a usage error; anything else unchanged. */
+/** A listen error as the server says it: the --host's fault is a usage error (exit 2); a port in use or denied a start-up fault (exit 1). */
 function listenError(e: unknown, config: ServerConfig): unknown {
   const code = (e as NodeJS.ErrnoException).code;
   if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_NONAME') {
     return new UsageError(`--host ${config.host}: cannot listen there (${code}: no such address on this machine)`);
   }
-  if (code === 'EADDRINUSE') return new Error(`port ${config.port} on ${config.host} is already in use (--port N picks another, 0 any free one)`);
-  if (code === 'EACCES') return new Error(`port ${config.port} needs more privileges than the server has (ports below 1024 need root); --port N picks another`);
+  if (code === 'EADDRINUSE') return new ServerError('port_in_use', `port ${config.port} on ${config.host} is already in use (--port N picks another, 0 any free one)`);
+  if (code === 'EACCES') return new ServerError('port_denied', `port ${config.port} needs more privileges than the server has (ports below 1024 need root); --port N picks another`);
   return e;
 }
 
