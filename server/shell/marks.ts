@@ -32,7 +32,10 @@ export interface Mark {
  * only when a command replaced PROMPT_COMMAND, and set only while stderr is the terminal (bash
  * prints the prompt on stderr: a redirected stderr would receive the nonce). PROMPT_COMMAND also
  * puts PS1 back, so a command that rewrites PS1 (a virtualenv's activate) leaves no prompt text
- * in the output. Everything here must survive `set -euo pipefail`.
+ * in the output. Before its mark, PROMPT_COMMAND drops input typed into a command that never read
+ * it (an `is_input` line or a C-d sent to a program that had already finished): at the prompt,
+ * bash would otherwise run those lines as commands, or end on the C-d. Everything here must
+ * survive `set -euo pipefail`.
  */
 export function rcScript(): string {
   return `# runtime-client session hooks (generated)
@@ -46,6 +49,7 @@ __rc_mark() {
   builtin printf '${MARK_START}%s;%s;%s;%s${FIELD}%s${MARK_END}' "$__rc_nonce" "$1" "\${__rc_ec-0}" "$__rc_py" "$PWD"
 }
 __rc_prompt() {
+  while builtin read -r -t 0 2>/dev/null; do builtin read -r -t 0.01 __rc_junk 2>/dev/null || break; done
   hash python 2>/dev/null || hash python3 2>/dev/null || :
   __rc_py=\${BASH_CMDS[python]-\${BASH_CMDS[python3]-}}
   if [ -t 2 ]; then PS1=$__rc_ps1 __rc_src=P; else PS1= __rc_src=Q; fi

@@ -194,6 +194,21 @@ describe('interrupts and running commands', () => {
     expect(seen).toBe([1, 2, 3, 4, 5, 6].map((i) => `tick ${i}\n`).join(''));
   });
 
+  it('does not run input typed into a command that never read it once the prompt is back', async () => {
+    const session = 'typeahead';
+    const marker = `/tmp/rc-typeahead-${process.pid}`;
+    const started = await server.run('sleep 1', { session }, 0.2);
+    expect(exitCodeOf(started)).toBe(-1);
+    // sleep reads nothing: the line, and a C-d, sit in the terminal until sleep ends.
+    await server.execute({ action: 'run', args: { command: `touch ${marker}`, is_input: true, session }, timeout: 0.2 });
+    await server.execute({ action: 'run', args: { command: 'C-d', is_input: true, session }, timeout: 0.2 });
+    const done = await server.run('', { session, blocking: true });
+    expect(exitCodeOf(done)).toBe(0);
+    const next = await server.run(`echo $$; test -e ${marker} && echo ran || echo not-run`, { session });
+    expect(next.content.trim().split('\n')[1]).toBe('not-run');
+    expect(next.extras.metadata.suffix).not.toContain('restarted');
+  });
+
   it('delivers C-c at once to a command another request is still waiting on', async () => {
     const s = session();
     const waiting = server.run('echo begun; sleep 30; echo not-reached', { session: s, blocking: true });
