@@ -2,7 +2,7 @@
 // Text and arguments come from the dockerfiles package; the engine side (builds, image lookups,
 // writing a build context) from the client's Docker backend.
 import { DEFAULT_PORT } from '@runtime-client/protocol';
-import { findBundle, mountCreateBody, mountRunArgs, renderDockerfile } from '@runtime-client/dockerfiles';
+import { BUNDLE_MOUNT, findBundle, mountCreateBody, mountRunArgs, renderDockerfile } from '@runtime-client/dockerfiles';
 import { getBackend } from '@runtime-client/client';
 import { UsageError, portOf } from './errors.js';
 import { withFlags } from './flags.js';
@@ -42,7 +42,7 @@ ${flag.port}${flag.user}${flag.workdir}${flag.bundle}${flag.help}`;
 const DOCKER_ARGS_USAGE = `Usage: runtime-client docker-args --base-image IMG [--port N] [--user USER] [--bundle DIR] [--json]
 
 Prints the \`docker run\` arguments that run runtime-client in IMG with the bundle bind-mounted
-read-only at /opt/runtime-client (mount mode: no build), for \`docker run -d <args>\`. Give the
+read-only at ${BUNDLE_MOUNT} (mount mode: no build), for \`docker run -d <args>\`. Give the
 container SESSION_API_KEY and publish the port yourself (-e, -p before the arguments).
 ${flag['base-image']}${flag.port}${flag.user}${flag.bundle}  --json             print the Engine API create body (POST /containers/create) instead;
                      its health check is the exec form, which needs no shell in IMG

@@ -1,5 +1,6 @@
 // Mount mode: no build at all. The bundle is bind-mounted read-only at /opt/runtime-client and
 // made the entrypoint, as an init container copying it into a shared volume would in Kubernetes.
+import { DEFAULT_PORT } from '@runtime-client/protocol';
 import { BUNDLE_MOUNT } from './bundle.js';
 
 export interface MountOptions {
@@ -25,7 +26,7 @@ export function mountRunArgs(o: MountOptions): string[] {
   const interval = o.healthIntervalSeconds ?? 5;
   return [
     '--volume', `${o.bundleDir}:${BUNDLE_MOUNT}:ro`,
-    '--env', `RUNTIME_CLIENT_PORT=${o.port ?? 60000}`,
+    '--env', `RUNTIME_CLIENT_PORT=${o.port ?? DEFAULT_PORT}`,
     '--health-cmd', `${BUNDLE_MOUNT}/bin/runtime-client probe`,
     '--health-interval', `${interval}s`,
     '--health-timeout', '3s',
@@ -44,7 +45,7 @@ export function mountCreateBody(o: MountOptions): Record<string, unknown> {
     Image: o.baseImage,
     Entrypoint: [entrypoint],
     Cmd: serverArgs(o),
-    Env: [`RUNTIME_CLIENT_PORT=${o.port ?? 60000}`],
+    Env: [`RUNTIME_CLIENT_PORT=${o.port ?? DEFAULT_PORT}`],
     Healthcheck: {
       Test: ['CMD', `${BUNDLE_MOUNT}/bin/runtime-client`, 'probe'],
       Interval: ns(o.healthIntervalSeconds ?? 5),

@@ -1,6 +1,7 @@
 // What a runtime container is made of — name, labels, environment, published port, limits,
 // mounts — as an Engine API `POST /containers/create` body. Pure data: checked without an engine.
 import { isAbsolute, resolve } from 'node:path';
+import { DEFAULT_PORT } from '@runtime-client/protocol';
 import { LABEL_BASE } from '@runtime-client/dockerfiles';
 
 /** Label carrying the session id; `list()` and `attach()` find runtimes by it. */
@@ -10,7 +11,7 @@ export const LABEL_MODE = 'dev.runtime-client.mode';
 export { LABEL_BASE };
 
 /** The port the server listens on inside every runtime container. */
-export const CONTAINER_PORT = 60000;
+export const CONTAINER_PORT = DEFAULT_PORT;
 /** Containers are named `runtime-client-<sessionId>`. */
 export const CONTAINER_PREFIX = 'runtime-client-';
 

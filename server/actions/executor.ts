@@ -131,7 +131,12 @@ export function fingerprintOf(action: Action): string {
 /** Canonical JSON-like serialization into `hash`, without building one big string (a command can be 10 MB). */
 function feed(hash: Hash, value: unknown): void {
   if (value === undefined || value === null) hash.update('n;');
-  else if (typeof value === 'string') hash.update(`s${value.length}:`).update(value, 'utf16le'); // every code unit, lone surrogates too
+  else if (typeof value === 'string') {
+    // UTF-8 (half the bytes of UTF-16 for ASCII) when it is exact; every code unit when the text
+    // has a lone surrogate, which UTF-8 would turn into U+FFFD. The tags keep the two apart.
+    if ((value as string & { isWellFormed(): boolean }).isWellFormed()) hash.update(`u${value.length}:`).update(value, 'utf8');
+    else hash.update(`s${value.length}:`).update(value, 'utf16le');
+  }
   else if (typeof value !== 'object') hash.update(`${typeof value}:${String(value)};`);
   else if (Array.isArray(value)) {
     hash.update(`a${value.length}[`);

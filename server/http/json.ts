@@ -12,14 +12,10 @@ export const MAX_JSON_DEPTH = 100;
  */
 export function depthOverflowAt(text: string, maxDepth: number): number {
   let depth = 0;
-  let inString = false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c) i++; // a backslash escapes the next character, a quote included
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) {
-      inString = true;
+    if (c === 0x22) {
+      i = stringEnd(text, i);
     } else if (c === 0x5b || c === 0x7b) {
       if (++depth > maxDepth) return i;
     } else if (c === 0x5d || c === 0x7d) {
@@ -27,6 +23,22 @@ export function depthOverflowAt(text: string, maxDepth: number): number {
     }
   }
   return -1;
+}
+
+/**
+ * The index of the quote that closes the string opened at `open` (or the text's end). Jumps from
+ * quote to quote with indexOf, which scans natively: a 9 MB command is one string, and walking it
+ * a character at a time in JavaScript took ~25 ms of the event loop.
+ */
+function stringEnd(text: string, open: number): number {
+  let at = open;
+  for (;;) {
+    at = text.indexOf('"', at + 1);
+    if (at === -1) return text.length;
+    let slashes = 0;
+    while (text.charCodeAt(at - 1 - slashes) === 0x5c) slashes++;
+    if (slashes % 2 === 0) return at; // an odd run of backslashes escapes this quote
+  }
 }
 
 /** Parses `text`; a 400 `bad_request` for invalid JSON or nesting past MAX_JSON_DEPTH. `what` names it in the message. */
