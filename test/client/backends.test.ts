@@ -12,17 +12,9 @@ import { RuntimeError } from '../../client/errors.js';
 import { docker } from '../../client/docker/docker-cli.js';
 import { requireEngine } from '../docker/engine.js';
 import { ProcessBackend } from './process-backend.js';
+import { rejection } from '../helpers/rejection.js';
 
 const root = join(import.meta.dirname, '..', '..');
-
-async function rejection(promise: Promise<unknown>): Promise<RuntimeError> {
-  const error = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(RuntimeError);
-  return error as RuntimeError;
-}
 
 describe('the backend registry', () => {
   it('has docker from the start, made once', () => {

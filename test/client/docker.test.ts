@@ -12,6 +12,7 @@ import { RuntimeError } from '../../client/errors.js';
 import { getBackend } from '../../client/backends/registry.js';
 import { docker } from '../../client/docker/docker-cli.js';
 import { requireEngine } from '../docker/engine.js';
+import { rejection } from '../helpers/rejection.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const BASE = 'rc-test/bookworm:1';
@@ -23,15 +24,6 @@ const newSessionId = (what: string) => `rct-${what}-${randomBytes(3).toString('h
 
 async function inspectContainer(id: string): Promise<any> {
   return JSON.parse(await docker(['inspect', id]))[0];
-}
-
-async function rejection(promise: Promise<unknown>): Promise<RuntimeError> {
-  const error = await promise.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(RuntimeError);
-  return error as RuntimeError;
 }
 
 describe('the container body', () => {
