@@ -229,26 +229,28 @@ export class DockerRuntime implements RuntimeHandle<DockerRuntimeInfo> {
   /** Polls /alive until it answers, and the container's state to fail early if it died. */
   async #waitReady(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    let checkedAt = Date.now();
     for (;;) {
-      if (await this.client.alive()) return;
-      if (Date.now() - checkedAt >= 1000) {
-        checkedAt = Date.now();
-        const c = await inspect(this.containerId);
-        if (!c.State.Running) {
-          const logs = await logsTail(this.containerId);
-          throw new RuntimeError('docker', `${this.name} ${c.State.Status} (exit code ${c.State.ExitCode}) before its server answered${c.State.Error ? `: ${c.State.Error}` : ''}${logs ? `\n${logs}` : ''}`, {
-            state: c.State.Status,
-            exitCode: c.State.ExitCode,
-            logs,
-          });
-        }
+      // Probes bounded by what is left of the budget: docker-proxy accepts a connection before
+      // the server listens and holds it, so an unbounded probe could outlast the deadline.
+      try {
+        await this.client.waitUntilAlive({ timeoutMs: Math.max(1, Math.min(deadline - Date.now(), 1000)) });
+        return;
+      } catch (e) {
+        if (!(e instanceof RuntimeError && e.code === 'not_ready')) throw e;
+      }
+      const c = await inspect(this.containerId);
+      if (!c.State.Running) {
+        const logs = await logsTail(this.containerId);
+        throw new RuntimeError('docker', `${this.name} ${c.State.Status} (exit code ${c.State.ExitCode}) before its server answered${c.State.Error ? `: ${c.State.Error}` : ''}${logs ? `\n${logs}` : ''}`, {
+          state: c.State.Status,
+          exitCode: c.State.ExitCode,
+          logs,
+        });
       }
       if (Date.now() >= deadline) {
         const logs = await logsTail(this.containerId);
         throw new RuntimeError('not_ready', `the server in ${this.name} did not answer ${this.url}/alive within ${timeoutMs} ms${logs ? `\n${logs}` : ''}`, { logs });
       }
-      await new Promise((r) => setTimeout(r, 100));
     }
   }
 
