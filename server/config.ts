@@ -35,6 +35,8 @@ export interface ServerConfig {
   maxSessions: number;
   /** All spill files (whole outputs of truncated observations) together, in MiB. Default 512. */
   maxSpillMb: number;
+  /** Memory for finished results (observations and, half of it, their raw output), in MiB. Default 32. */
+  maxResultsMb: number;
   /** How long an action waits for a new shell's first prompt before it answers that the shell is still starting, in seconds. Default 15. */
   shellStartTimeoutSeconds: number;
 }
@@ -51,6 +53,7 @@ export const DEFAULTS = {
   bodyTimeoutSeconds: 60,
   maxSessions: 100,
   maxSpillMb: 512,
+  maxResultsMb: 32,
   shellStartTimeoutSeconds: 15,
 } as const;
 

@@ -49,6 +49,7 @@ Options:
   --body-timeout N      seconds a JSON body has to arrive whole (default ${DEFAULTS.bodyTimeoutSeconds})
   --max-sessions N      named sessions at once; past it the one idle longest is ended (default ${DEFAULTS.maxSessions})
   --max-spill-mb N      disk for the whole outputs of truncated observations, in MiB (default ${DEFAULTS.maxSpillMb})
+  --max-results-mb N    memory for finished results kept for replay, in MiB; the oldest go first (default ${DEFAULTS.maxResultsMb})
   --shell-start-timeout N
                         seconds an action waits for a new shell's first prompt; a slower shell is
                         left running and the action says so (default ${DEFAULTS.shellStartTimeoutSeconds})
@@ -102,6 +103,7 @@ const SERVE_OPTIONS = {
   'body-timeout': { type: 'string' },
   'max-sessions': { type: 'string' },
   'max-spill-mb': { type: 'string' },
+  'max-results-mb': { type: 'string' },
   'shell-start-timeout': { type: 'string' },
 } as const;
 
@@ -130,6 +132,7 @@ function readConfig(values: ServeFlags, env: NodeJS.ProcessEnv = process.env): S
     bodyTimeoutSeconds: secondsFlag('body-timeout', values['body-timeout'], DEFAULTS.bodyTimeoutSeconds),
     maxSessions: positiveFlag('max-sessions', values['max-sessions'], DEFAULTS.maxSessions, true),
     maxSpillMb: positiveFlag('max-spill-mb', values['max-spill-mb'], DEFAULTS.maxSpillMb),
+    maxResultsMb: positiveFlag('max-results-mb', values['max-results-mb'], DEFAULTS.maxResultsMb),
     shellStartTimeoutSeconds: secondsFlag('shell-start-timeout', values['shell-start-timeout'], DEFAULTS.shellStartTimeoutSeconds),
   };
 }

@@ -69,7 +69,11 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   });
   const files = new FileActions(switching ? { uid: user.uid, gid: user.gid, groups: [...new Set([user.gid, ...(process.getgroups?.() ?? [])])] } : undefined);
   // A result leaving the store takes its spill file with it.
-  const store = new ActionStore({ onEvict: removeSpillOf(spills) });
+  const store = new ActionStore({
+    maxBytes: config.maxResultsMb * 2 ** 20,
+    maxOutputBytes: (config.maxResultsMb / 2) * 2 ** 20,
+    onEvict: removeSpillOf(spills),
+  });
   const executor = new Executor(pool, store, log, files);
   const checkKey = keyChecker(config.apiKey);
   if (!config.apiKey) log.warn('SESSION_API_KEY is not set: every route is open to anyone who can reach the port');
