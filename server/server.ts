@@ -14,7 +14,7 @@ import { DEFAULT_SESSION, SessionPool } from './shell/pool.js';
 import { rcScript } from './shell/marks.js';
 import { SpillFiles, removeSpillOf } from './shell/spill.js';
 import { sessionInitPath } from './shell/init.js';
-import type { ServerConfig } from './config.js';
+import { DEFAULTS, type ServerConfig } from './config.js';
 import type { Logger } from './logger.js';
 import { makeRuntimeDir } from './runtime-dir.js';
 import { currentUser, lookupUser } from './users.js';
@@ -89,7 +89,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     maxBodyMb: config.maxBodyMb,
     maxUploadMb: config.maxUploadMb,
     maxUnpackedMb: config.maxUnpackedMb,
-    bodyTimeoutMs: (config.bodyTimeoutSeconds ?? 60) * 1000,
+    bodyTimeoutMs: (config.bodyTimeoutSeconds ?? DEFAULTS.bodyTimeoutSeconds) * 1000,
     fileOwner: switching ? { uid: user.uid, gid: user.gid } : undefined,
     checkKey,
     isReady: () => isReady,

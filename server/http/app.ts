@@ -3,7 +3,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { statfsSync } from 'node:fs';
 import { ApiError } from '../errors.js';
 import type { Executor } from '../actions/executor.js';
-import type { SessionPool } from '../shell/pool.js';
+import { DEFAULT_SESSION, type SessionPool } from '../shell/pool.js';
 import type { Logger } from '../logger.js';
 import { registerFileRoutes } from '../files/routes.js';
 import { registerSessionRoutes } from './sessions.js';
@@ -84,7 +84,7 @@ export function createApp(ctx: AppContext): express.Express {
     maxUploadMb: ctx.maxUploadMb ?? 10240,
     maxUnpackedMb: ctx.maxUnpackedMb,
     owner: ctx.fileOwner,
-    cwd: () => ctx.pool.list().find((s) => s.name === 'default')?.cwd ?? ctx.workingDir,
+    cwd: () => ctx.pool.info(DEFAULT_SESSION)?.cwd ?? ctx.workingDir,
     json,
   });
 

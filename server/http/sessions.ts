@@ -27,7 +27,7 @@ export function registerSessionRoutes(app: express.Express, pool: SessionPool): 
       const name = req.params.name;
       const runner = await pool.reset(name);
       await runner.waitReady();
-      const info: SessionInfo | undefined = pool.list().find((s) => s.name === name);
+      const info: SessionInfo | undefined = pool.info(name);
       if (!info) throw new ApiError('conflict', `session ${JSON.stringify(name)} was ended while it started`);
       res.json(info);
     } catch (e) {

@@ -4,7 +4,7 @@
 import { mkdirSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApiError } from '../errors.js';
-import { SESSION_NAME_PATTERN } from '@runtime-client/protocol';
+import { SESSION_NAME_PATTERN, type SessionInfo } from '@runtime-client/protocol';
 import { CommandRunner, type RunnerOptions } from './runner.js';
 
 export interface PoolOptions extends Omit<RunnerOptions, 'dir'> {
@@ -14,18 +14,6 @@ export interface PoolOptions extends Omit<RunnerOptions, 'dir'> {
   maxSessions?: number;
   /** Told when a session is ended to make room (for the log). */
   onEvict?: (name: string) => void;
-}
-
-export interface SessionInfo {
-  name: string;
-  /** The pty's process (session-init): every process of the session is in its tree. */
-  pid: number;
-  cwd: string;
-  busy: boolean;
-  /** starting, idle, running or dead. */
-  state: string;
-  /** Seconds since an action last started or finished in it. */
-  idle_seconds: number;
 }
 
 /** The session that /alive waits for; never evicted. */
@@ -53,9 +41,10 @@ export class SessionPool {
     return runner;
   }
 
-  /** The session called `name` if it exists. */
-  find(name: string): CommandRunner | undefined {
-    return this.sessions.get(name);
+  /** What GET /sessions says of the session called `name`, if it exists. */
+  info(name: string): SessionInfo | undefined {
+    const runner = this.sessions.get(name);
+    return runner && describe(name, runner, Date.now());
   }
 
   /** Ends the session and everything it started; an action waiting on it completes. False if there is none. */
@@ -71,11 +60,7 @@ export class SessionPool {
   /** Ends the session (if any) and starts a fresh one under the same name; resolves when it is ready or found slow. */
   async reset(name: string): Promise<CommandRunner> {
     checkName(name);
-    const old = this.sessions.get(name);
-    if (old) {
-      this.sessions.delete(name);
-      await old.close();
-    }
+    await this.end(name);
     return this.get(name);
   }
 
@@ -95,14 +80,7 @@ export class SessionPool {
 
   list(): SessionInfo[] {
     const now = Date.now();
-    return [...this.sessions].map(([name, r]) => ({
-      name,
-      pid: r.pid,
-      cwd: r.cwd,
-      busy: r.busy,
-      state: r.state,
-      idle_seconds: Math.round((now - r.lastUsedAt) / 100) / 10,
-    }));
+    return [...this.sessions].map(([name, r]) => describe(name, r, now));
   }
 
   /** Ends every shell and all they started; resolves when they are gone. */
@@ -129,9 +107,13 @@ export class SessionPool {
   }
 }
 
-/** Session names become directory names: `.`, `..` and anything with a slash are refused. */
+function describe(name: string, r: CommandRunner, now: number): SessionInfo {
+  return { name, pid: r.pid, cwd: r.cwd, busy: r.busy, state: r.state, idle_seconds: Math.round((now - r.lastUsedAt) / 100) / 10 };
+}
+
+/** Session names become directory names: the pattern refuses `.`, `..` and anything with a slash. */
 function checkName(name: string): void {
-  if (!SESSION_NAME_PATTERN.test(name) || name === '.' || name === '..') {
+  if (!SESSION_NAME_PATTERN.test(name)) {
     throw new ApiError('bad_request', `session: ${JSON.stringify(name)} is not a session name (1-64 characters of A-Z a-z 0-9 _ . -, not starting with a dot)`);
   }
 }

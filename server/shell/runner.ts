@@ -122,7 +122,7 @@ export class CommandRunner {
   /** Resolves when the shell is ready, or throws `unavailable` when it is still starting after the start timeout. */
   async waitReady(): Promise<void> {
     const slow = await this.ensureShell();
-    if (slow) throw new ApiError('unavailable', slow.content.replace(/^ERROR: /, ''));
+    if (slow) throw new ApiError('unavailable', slow);
   }
 
   /** Ends the shell and everything it started, for good. Resolves when they are gone. */
@@ -133,8 +133,8 @@ export class CommandRunner {
 
   private async dispatch(args: RunArgs, timeoutSeconds: number | undefined, sink: OutputSink | null): Promise<RunObservation | ErrorObservation> {
     if (this.closed) return errorObservation('ERROR: This session was ended; send the action again to start a new one.', 'session_ended');
-    const starting = await this.ensureShell();
-    if (starting) return starting;
+    const slow = await this.ensureShell();
+    if (slow) return errorObservation(`ERROR: ${slow}`, 'session_starting');
     const command = this.command;
     const running = command !== null && command.completion === null;
     if (args.is_input) {
@@ -304,10 +304,12 @@ export class CommandRunner {
   /**
    * Starts a fresh shell when the last one exited, and waits until it is ready. A shell still
    * reading its rc files after the start timeout is left alone (killing it midway can leave
-   * their locks behind): the action gets an error observation, and the next one waits again.
+   * their locks behind): resolves with a sentence saying so (the action answers it as an error
+   * observation), and the next action waits again. Null once the shell is ready.
    */
-  private async ensureShell(): Promise<ErrorObservation | null> {
+  private async ensureShell(): Promise<string | null> {
     if (this.shell.state === 'dead' && !this.closed) this.shell = this.spawn();
+    if (this.shell.state === 'idle' || this.shell.state === 'running') return null; // ready: no timer per action
     const ms = this.options.startTimeoutMs ?? 15000;
     let timer: NodeJS.Timeout | undefined;
     const slow = new Promise<'slow'>((resolve) => (timer = setTimeout(() => resolve('slow'), ms)));
@@ -317,10 +319,9 @@ export class CommandRunner {
     } finally {
       clearTimeout(timer);
     }
-    return errorObservation(
-      `ERROR: The session's shell has not shown its first prompt after ${ms / 1000} seconds: it is still starting (its rc files may be slow). ` +
-        'It was not restarted. Send the action again to wait longer, or reset the session (POST /sessions/{name}/reset).',
-      'session_starting',
+    return (
+      `The session's shell has not shown its first prompt after ${ms / 1000} seconds: it is still starting (its rc files may be slow). ` +
+      'It was not restarted. Send the action again to wait longer, or reset the session (POST /sessions/{name}/reset).'
     );
   }
 
