@@ -5,7 +5,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,7 +14,7 @@ import type { ProgressEvent } from '../../client/backends/backend.js';
 import { docker } from '../../client/docker/docker-cli.js';
 import { freePort } from '../../client/docker/ports.js';
 import { HOST_CLI } from '../helpers/server.js';
-import { requireEngine } from '../docker/engine.js';
+import { prepareImages, removeLabelled, requireEngine } from '../docker/engine.js';
 
 const root = join(import.meta.dirname, '..', '..');
 
@@ -109,13 +109,11 @@ describe.runIf(hasEngine)('with a Docker engine', () => {
   const scratch = mkdtempSync(join(tmpdir(), 'rc-docker-commands-'));
 
   beforeAll(() => {
-    if (!existsSync(join(root, 'dist/runtime-client/manifest.json'))) execFileSync('npm', ['run', 'bundle', '--silent'], { cwd: root, stdio: 'inherit' });
-    execFileSync('bash', [join(root, 'test/images/build.sh'), 'busybox'], { cwd: root, stdio: 'inherit' });
+    prepareImages('busybox');
   }, 900_000);
 
   afterAll(async () => {
-    const ids = (await docker(['ps', '-aq', '--filter', `label=${LABEL}`])).split('\n').filter(Boolean);
-    if (ids.length) await docker(['rm', '-f', ...ids]);
+    await removeLabelled(LABEL);
     for (const image of images.reverse()) await docker(['rmi', image]).catch(() => {});
     rmSync(scratch, { recursive: true, force: true });
   });

@@ -1,20 +1,15 @@
 // The backend registry, and the RuntimeBackend contract run the same way on two backends: a
 // local-process backend (test/client/process-backend.ts, always) and Docker (with an engine).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { DockerBackend } from '../../client/docker/backend.js';
 import { getBackend, listBackends, registerBackend } from '../../client/backends/registry.js';
 import type { ProgressEvent, RuntimeBackend, RuntimeHandle, StartOptions } from '../../client/backends/backend.js';
 import { RuntimeError } from '../../client/errors.js';
-import { docker } from '../../client/docker/docker-cli.js';
-import { requireEngine } from '../docker/engine.js';
+import { prepareImages, removeLabelled, requireEngine } from '../docker/engine.js';
 import { ProcessBackend } from './process-backend.js';
 import { rejection } from '../helpers/rejection.js';
 
-const root = join(import.meta.dirname, '..', '..');
 
 describe('the backend registry', () => {
   it('has docker from the start, made once', () => {
@@ -173,13 +168,11 @@ const TEST_LABEL = 'test.runtime-client.backends';
 
 describe.runIf(hasEngine)('docker', () => {
   beforeAll(() => {
-    if (!existsSync(join(root, 'dist/runtime-client/manifest.json'))) execFileSync('npm', ['run', 'bundle', '--silent'], { cwd: root, stdio: 'inherit' });
-    execFileSync('bash', [join(root, 'test/images/build.sh'), 'busybox'], { cwd: root, stdio: 'inherit' });
+    prepareImages('busybox');
   }, 900_000);
 
   afterAll(async () => {
-    const ids = (await docker(['ps', '-aq', '--filter', `label=${TEST_LABEL}`])).split('\n').filter(Boolean);
-    if (ids.length) await docker(['rm', '-f', ...ids]);
+    await removeLabelled(TEST_LABEL);
   });
 
   contract('docker (mount mode)', () => ({

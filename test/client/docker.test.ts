@@ -1,9 +1,8 @@
 // DockerRuntime on a real engine and a real image: start, run, pause/resume, attach, list, close,
 // limits, mounts, mount mode. Gated like test/docker/: skipped loudly without an engine.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DockerRuntime, LABEL_BASE, LABEL_MODE, LABEL_SESSION, createBody } from '../../client/docker/index.js';
@@ -11,10 +10,9 @@ import type { ProgressEvent } from '../../client/backends/backend.js';
 import { RuntimeError } from '../../client/errors.js';
 import { getBackend } from '../../client/backends/registry.js';
 import { docker } from '../../client/docker/docker-cli.js';
-import { requireEngine } from '../docker/engine.js';
+import { prepareImages, removeLabelled, requireEngine } from '../docker/engine.js';
 import { rejection } from '../helpers/rejection.js';
 
-const root = join(import.meta.dirname, '..', '..');
 const BASE = 'rc-test/bookworm:1';
 // Every container of this file carries it, so afterAll finds them whatever failed.
 const TEST_LABEL = 'test.runtime-client.docker-client';
@@ -68,13 +66,11 @@ const hasEngine = requireEngine();
 
 describe.runIf(hasEngine)('DockerRuntime', () => {
   beforeAll(() => {
-    if (!existsSync(join(root, 'dist/runtime-client/manifest.json'))) execFileSync('npm', ['run', 'bundle', '--silent'], { cwd: root, stdio: 'inherit' });
-    execFileSync('bash', [join(root, 'test/images/build.sh'), 'bookworm'], { cwd: root, stdio: 'inherit' });
+    prepareImages('bookworm');
   }, 900_000);
 
   afterAll(async () => {
-    const ids = (await docker(['ps', '-aq', '--filter', `label=${TEST_LABEL}`])).split('\n').filter(Boolean);
-    if (ids.length) await docker(['rm', '-f', ...ids]);
+    await removeLabelled(TEST_LABEL);
   });
 
   describe('one runtime, from start to close', () => {

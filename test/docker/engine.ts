@@ -1,5 +1,8 @@
 // Whether a Docker engine is here; without one the Docker tests skip loudly, and fail under CI.
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { docker } from '../../client/docker/docker-cli.js';
 
 export const SETUP_COMMAND = 'bash scripts/docker-engine.sh';
 
@@ -21,4 +24,18 @@ export function requireEngine(): boolean {
   }
   console.warn(`\n${line}\n!! Docker tests SKIPPED: no Docker engine is running.\n!! Set one up with:  ${SETUP_COMMAND}\n${line}\n`);
   return false;
+}
+
+const root = join(import.meta.dirname, '..', '..');
+
+/** The bundle (built once, when missing) and the named base images of test/images/build.sh (cached). */
+export function prepareImages(...images: string[]): void {
+  if (!existsSync(join(root, 'dist/runtime-client/manifest.json'))) execFileSync('npm', ['run', 'bundle', '--silent'], { cwd: root, stdio: 'inherit' });
+  execFileSync('bash', [join(root, 'test/images/build.sh'), ...images], { cwd: root, stdio: 'inherit' });
+}
+
+/** Removes every container carrying `label` (a test file's clean-up). */
+export async function removeLabelled(label: string): Promise<void> {
+  const ids = (await docker(['ps', '-aq', '--filter', `label=${label}`])).split('\n').filter(Boolean);
+  if (ids.length) await docker(['rm', '-f', ...ids]);
 }

@@ -9,7 +9,7 @@ import { docker } from '../../client/docker/docker-cli.js';
 import { runContainer } from '../../client/docker/engine.js';
 import { mountCreateBody } from '../../dockerfiles/mount.js';
 import { freePort } from '../../client/docker/ports.js';
-import { requireEngine } from './engine.js';
+import { removeLabelled, requireEngine } from './engine.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const KEY = 'docker-test-key';
@@ -79,8 +79,7 @@ describe.runIf(hasEngine)('injected into real images', () => {
   }, 900_000);
 
   afterAll(async () => {
-    const ids = (await docker(['ps', '-aq', '--filter', `label=${LABEL}`])).split('\n').filter(Boolean);
-    if (ids.length) await docker(['rm', '-f', ...ids]);
+    await removeLabelled(LABEL);
   });
 
   describe.concurrent.each(IMAGES.flatMap((image) => MODES.map((mode) => [image, mode] as const)))('%s, %s', (image, mode) => {

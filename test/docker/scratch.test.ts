@@ -13,7 +13,7 @@ import { docker } from '../../client/docker/docker-cli.js';
 import { runContainer } from '../../client/docker/engine.js';
 import { mountCreateBody } from '../../dockerfiles/mount.js';
 import { freePort } from '../../client/docker/ports.js';
-import { requireEngine } from './engine.js';
+import { removeLabelled, requireEngine } from './engine.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const KEY = 'scratch-test-key-5cf1';
@@ -67,8 +67,7 @@ async function waitHealthy(name: string, timeoutMs = 60_000): Promise<string> {
 }
 
 async function removeContainers(): Promise<void> {
-  const ids = (await docker(['ps', '-aq', '--filter', `label=${LABEL}`])).split('\n').filter(Boolean);
-  if (ids.length) await docker(['rm', '-f', ...ids]);
+  await removeLabelled(LABEL);
 }
 
 // Every /proc/N/environ holding SESSION_API_KEY, with bash alone (the image has no tr, no grep).
