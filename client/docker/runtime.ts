@@ -24,7 +24,7 @@ export class DockerRuntime implements RuntimeHandle<DockerRuntimeInfo> {
   readonly containerId: string;
   /** The server's base URL, http://127.0.0.1:<host port>. */
   readonly url: string;
-  /** The server's SESSION_API_KEY: 32 random bytes, base64url. */
+  /** The server's SESSION_API_KEY: 32 random bytes, hex. */
   readonly apiKey: string;
   /** Connected to the server; while the runtime is paused its calls fail fast with RuntimeError 'paused'. */
   readonly client: DockerRuntimeClient;
@@ -79,7 +79,7 @@ export class DockerRuntime implements RuntimeHandle<DockerRuntimeInfo> {
     const mode = o.mode ?? 'build';
     if (mode !== 'build' && mode !== 'mount') throw new TypeError(`mode must be "build" or "mount", got ${JSON.stringify(mode)}`);
     if (typeof o.baseImage !== 'string' || !o.baseImage) throw new TypeError('baseImage must name a local image');
-    const apiKey = randomBytes(32).toString('base64url');
+    const apiKey = randomBytes(32).toString('hex'); // hex: never starts with '-', so `--key KEY` always parses
     const spec: ContainerSpec = {
       sessionId,
       image: o.baseImage,

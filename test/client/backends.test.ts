@@ -85,7 +85,7 @@ function contract(name: string, setup: () => Contract) {
       expect(handle.sessionId).toBe(sessionId);
       expect(handle.state).toBe('running');
       expect(handle.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-      expect(handle.apiKey).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      expect(handle.apiKey).toMatch(/^[0-9a-f]{64}$/);
       expect(await handle.client.run('echo "$GREETING"')).toMatchObject({ exitCode: 0, output: 'hello there\n' });
       expect((await fetch(`${handle.url}/server_info`)).status).toBe(401);
       expect((await fetch(`${handle.url}/server_info`, { headers: { 'x-session-api-key': handle.apiKey } })).status).toBe(200);

@@ -30,7 +30,7 @@ export class ProcessBackend implements RuntimeBackend<StartOptions, ProcessHandl
     const sessionId = o.sessionId ?? randomBytes(6).toString('hex');
     if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(sessionId)) throw new TypeError(`sessionId must be 1-63 characters of A-Z a-z 0-9 _ . - starting with a letter or digit, got ${JSON.stringify(sessionId)}`);
     if ([...this.#runtimes.values()].some((r) => r.info.sessionId === sessionId)) throw new RuntimeError('unavailable', `session ${sessionId} is in use`);
-    const apiKey = randomBytes(32).toString('base64url');
+    const apiKey = randomBytes(32).toString('hex');
     const dir = mkdtempSync(join(tmpdir(), 'rc-process-backend-'));
     progress('spawn', `starting the server in ${dir}`);
     const proc = spawn(process.execPath, [CLI, '--port', '0', '--host', '127.0.0.1', '--working-dir', dir], {
