@@ -3,10 +3,12 @@
 //   dist/runtime-client.mjs  the sandbox server alone (server/bin.ts): serve and probe
 //   dist/cli.mjs             the host CLI (cli/main.ts): run, exec, ps, stop, dockerfile, build,
 //                            docker-args, and serve/probe handed to the server
+//   dist/ipython-driver.py   the run_ipython cell driver (server/ipython/driver.py), found beside
+//                            either bundle
 // Each writes an esbuild metafile beside it (*.meta.json), which the tests read to check that no
 // host code is in the sandbox server.
 import { build } from 'esbuild';
-import { chmodSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, writeFileSync } from 'node:fs';
 import { root, serverBuild } from './options.mjs';
 
 // CommonJS dependencies call require(); give the ESM bundle a real one.
@@ -29,3 +31,5 @@ for (const [entry, out] of [
   writeFileSync(`${root}dist/${out.replace(/\.mjs$/, '.meta.json')}`, JSON.stringify(result.metafile));
   chmodSync(`${root}dist/${out}`, 0o755);
 }
+
+if (existsSync(`${root}server/ipython/driver.py`)) copyFileSync(`${root}server/ipython/driver.py`, `${root}dist/ipython-driver.py`);

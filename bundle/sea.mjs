@@ -10,6 +10,7 @@
 //   bin/tini             Debian tini-static, an init for PID 1
 //   bin/session-init     the init of each shell session (server/shell/init/session-init.c), static,
 //                        built by bundle/native.mjs with the local gcc
+//   bin/ipython-driver.py  the run_ipython cell driver (server/ipython/driver.py), stdlib-only
 //   lib/                 the dynamic loader and the libraries node and pty.node need (Debian debs)
 //   lib/node_modules/node-pty/   the real node-pty (JS + build/Release/pty.node), loaded by
 //                        bundle/node-pty-shim.cjs through module.createRequire
@@ -319,6 +320,7 @@ async function assemble(stage, { roots, versions, tools, node, binary }) {
   put('bin/bash', join(roots['bash-static'], 'bin/bash-static'), 0o755);
   put('bin/tini', join(roots.tini, 'usr/bin/tini-static'), 0o755);
   const sessionInit = put('bin/session-init', buildSessionInit(), 0o755);
+  put('bin/ipython-driver.py', join(root, 'server', 'ipython', 'driver.py'), 0o644);
   const ptyAddon = put('lib/node_modules/node-pty/build/Release/pty.node', join(NODE_PTY, 'build/Release/pty.node'), 0o755);
   tools.run('strip', ['--strip-unneeded', ptyAddon]);
   put('lib/node_modules/node-pty/package.json', join(NODE_PTY, 'package.json'), 0o644);

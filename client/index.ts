@@ -5,6 +5,8 @@ export { RuntimeError } from './errors.js';
 export type { RuntimeErrorCode } from './errors.js';
 export type {
   CommandResult,
+  CellResult,
+  IpythonOptions,
   ExecuteOptions,
   RunOptions,
   RuntimeClientOptions,

@@ -1,7 +1,7 @@
 // From a `run` observation to a CommandResult: the exit code, cwd and output as data.
 import type { Observation } from '@runtime-client/protocol';
 import { RuntimeError } from './errors.js';
-import type { CommandResult } from './types.js';
+import type { CellResult, CommandResult } from './types.js';
 
 /**
  * A run observation as a result; a non-zero exit code is data. An error observation (e.g. "no
@@ -28,7 +28,31 @@ export function toCommandResult(observation: Observation, durationMs: number): C
     timedOut: observation.meta?.still_running ?? exitCode === -1,
     cwd,
     durationMs,
-    truncated: observation.extras.full_output_path !== undefined,
+    truncated: observation.meta?.full_output_path !== undefined,
+    observation,
+  };
+}
+
+/**
+ * A run_ipython observation as a result: a traceback is data (`exception` names it). An error
+ * observation (no Python in the image, a refused cell, no running cell) rejects with RuntimeError
+ * 'bad_action', the observation as data.
+ */
+export function toCellResult(observation: Observation, durationMs: number): CellResult {
+  if (observation.observation !== 'run_ipython') {
+    throw new RuntimeError('bad_action', observation.content || `the server answered a ${observation.observation} observation`, observation);
+  }
+  if (observation.meta?.refused) {
+    throw new RuntimeError('bad_action', 'the cell was not run: the session is still running an earlier cell (send "" for its output, or "C-c", first)', observation);
+  }
+  return {
+    output: observation.content,
+    images: observation.extras.image_urls ?? [],
+    exception: observation.meta?.exception ?? null,
+    timedOut: observation.meta?.still_running ?? false,
+    python: observation.meta?.python ?? null,
+    durationMs,
+    truncated: observation.meta?.full_output_path !== undefined,
     observation,
   };
 }

@@ -7,7 +7,7 @@ import { RuntimeError } from './errors.js';
 import { isTransient, StatusError, toRuntimeError } from './failures.js';
 import { HttpTransport, TransportError, type HttpRequest, type HttpResponse } from './http.js';
 import { resolveOptions, type ResolvedOptions } from './options.js';
-import { toCommandResult } from './results.js';
+import { toCellResult, toCommandResult } from './results.js';
 import { withRetries } from './retry.js';
 import { ActionStream } from './stream.js';
 import { StreamSocket } from './stream-socket.js';
@@ -18,6 +18,8 @@ import type {
   CommandResult,
   ExecuteOptions,
   RunOptions,
+  IpythonOptions,
+  CellResult,
   RuntimeClientOptions,
   ServerInfo,
   StreamHandle,
@@ -135,6 +137,22 @@ export class RuntimeClient {
     const action: ActionInput = { action: 'run', args, ...(options.timeoutSeconds !== undefined ? { timeout: options.timeoutSeconds } : {}) };
     const observation = await this.execute(action, { id: options.id });
     return toCommandResult(observation, Math.round(performance.now() - started));
+  }
+
+  /**
+   * Runs a Python cell in the session's interpreter (started on first use from the image's
+   * python3) and resolves with a CellResult: a traceback is data (`exception`), `timedOut` means
+   * the cell still runs. An error observation (no Python in the image, a refused cell) rejects
+   * with RuntimeError 'bad_action', the observation as data.
+   */
+  async ipython(code: string, options: IpythonOptions = {}): Promise<CellResult> {
+    const started = performance.now();
+    const args: Record<string, unknown> = { code, include_extra: options.includeExtra ?? false };
+    if (options.session !== undefined) args.session = options.session;
+    if (options.blocking !== undefined) args.blocking = options.blocking;
+    const action: ActionInput = { action: 'run_ipython', args, ...(options.timeoutSeconds !== undefined ? { timeout: options.timeoutSeconds } : {}) };
+    const observation = await this.execute(action, { id: options.id });
+    return toCellResult(observation, Math.round(performance.now() - started));
   }
 
   /**

@@ -67,6 +67,37 @@ export interface CommandResult {
   observation: Observation;
 }
 
+export interface IpythonOptions {
+  /** Named session: its interpreter, and the bash cwd the cell runs in. Default "default". */
+  session?: string;
+  /** Hard timeout in seconds (the cell keeps running after it). Default: none. */
+  timeoutSeconds?: number;
+  /** Wait for completion: no soft timeout. Default false. */
+  blocking?: boolean;
+  /** Append OpenHands' "[Jupyter current working directory: ...]" lines to the output. Default false here. */
+  includeExtra?: boolean;
+  /** Action id; default a random UUID. Reusing an id replays the recorded result. */
+  id?: string;
+}
+
+/** A finished (or timed-out) `run_ipython` cell, as data: a traceback is not an exception here. */
+export interface CellResult {
+  /** What the cell printed and the value of its last expression (a traceback included). */
+  output: string;
+  /** Figures the cell left open, as PNG `data:` URLs. */
+  images: string[];
+  /** The class name of the exception the cell raised, or null. */
+  exception: string | null;
+  /** True when the cell is still running (soft or hard timeout). */
+  timedOut: boolean;
+  /** The interpreter (sys.executable). */
+  python: string | null;
+  durationMs: number;
+  truncated: boolean;
+  /** The raw observation. */
+  observation: Observation;
+}
+
 export interface WaitOptions {
   /** Give up after this long, in ms. Default 30000. */
   timeoutMs?: number;

@@ -45,8 +45,10 @@ export const ReadArgs = z.strictObject({
   start: z.number().int().default(0),
   end: z.number().int().default(-1),
   session: SessionName.default('default'),
-  impl_source: z.unknown().optional(),
-  view_range: z.unknown().optional(),
+  /** `oh_aci`: answer like the editor's `view` (numbered lines, `view_range`), as OpenHands' own server did. */
+  impl_source: z.enum(['default', 'oh_aci']).default('default'),
+  /** With `impl_source: "oh_aci"`: the 1-based lines [first, last] to view (last -1: to the end). */
+  view_range: z.array(z.number().int()).length(2).nullable().optional(),
 });
 export type ReadArgs = z.infer<typeof ReadArgs>;
 
@@ -71,15 +73,45 @@ export const EditArgs = z.strictObject({
   view_range: z.array(z.number().int()).length(2).nullable().optional(),
   session: SessionName.default('default'),
   impl_source: z.unknown().optional(),
+  // OpenHands' FileEditAction always sends these (for its LLM-based edits, which its client does
+  // itself); they carry no meaning for the editor commands.
+  content: z.unknown().optional(),
+  start: z.unknown().optional(),
+  end: z.unknown().optional(),
 });
 export type EditArgs = z.infer<typeof EditArgs>;
 
+export const RunIpythonArgs = z.strictObject({
+  ...tolerated,
+  /** The cell: Python (IPython syntax when the image's Python has IPython). While a cell runs: "" for more output, "C-c" to interrupt it. */
+  code: z.string(),
+  /** Append the bash cwd and the interpreter's path to `content`, as OpenHands' Jupyter plugin did. */
+  include_extra: z.boolean().default(true),
+  /** Run once in each fresh interpreter before its first cell (OpenHands sends "" or its agent-skills import). */
+  kernel_init_code: z.string().default(''),
+  /** Wait for the cell to finish, with no soft timeout (as for `run`). */
+  blocking: z.boolean().default(false),
+  session: SessionName.default('default'),
+  confirmation_state: z.unknown().optional(),
+});
+export type RunIpythonArgs = z.infer<typeof RunIpythonArgs>;
+
 /** The action kinds this server runs. */
-export const ActionKind = z.enum(['run', 'read', 'write', 'edit']).meta({ id: 'ActionKind' });
+export const ActionKind = z.enum(['run', 'run_ipython', 'read', 'write', 'edit']).meta({ id: 'ActionKind' });
 export type ActionKind = z.infer<typeof ActionKind>;
 export const ACTION_KINDS: readonly ActionKind[] = ActionKind.options;
 /** Args schema per action kind. */
-export const ArgsByKind = { run: RunArgs, read: ReadArgs, write: WriteArgs, edit: EditArgs } as const satisfies Record<ActionKind, z.ZodType>;
+export const ArgsByKind = { run: RunArgs, run_ipython: RunIpythonArgs, read: ReadArgs, write: WriteArgs, edit: EditArgs } as const satisfies Record<ActionKind, z.ZodType>;
+
+/**
+ * Kinds of OpenHands' actions this server does not run (a browser, the agent's own bookkeeping).
+ * One of them gets an `error` observation that names it, with HTTP 200, as OpenHands' own server
+ * answered; any other unknown kind is a malformed request (400).
+ */
+export const UNSUPPORTED_OPENHANDS_KINDS: ReadonlySet<string> = new Set([
+  'browse', 'browse_interactive', 'mcp', 'message', 'system', 'think', 'finish', 'reject', 'delegate',
+  'recall', 'change_agent_state', 'condensation', 'condensation_request', 'task_tracking', 'loop_recovery', 'null',
+]);
 
 /** Hard timeout in seconds. */
 const Timeout = z
@@ -101,8 +133,9 @@ export const RunAction = ActionEnvelope.extend({ action: z.literal('run'), args:
 export const ReadAction = ActionEnvelope.extend({ action: z.literal('read'), args: ReadArgs }).meta({ id: 'ReadAction' });
 export const WriteAction = ActionEnvelope.extend({ action: z.literal('write'), args: WriteArgs }).meta({ id: 'WriteAction' });
 export const EditAction = ActionEnvelope.extend({ action: z.literal('edit'), args: EditArgs }).meta({ id: 'EditAction' });
+export const RunIpythonAction = ActionEnvelope.extend({ action: z.literal('run_ipython'), args: RunIpythonArgs }).meta({ id: 'RunIpythonAction' });
 /** Any action this server runs, args included. */
-export const AnyAction = z.discriminatedUnion('action', [RunAction, ReadAction, WriteAction, EditAction]).meta({ id: 'Action' });
+export const AnyAction = z.discriminatedUnion('action', [RunAction, RunIpythonAction, ReadAction, WriteAction, EditAction]).meta({ id: 'Action' });
 
 /** A client-chosen action id (also the `X-Request-ID` header); repeating one replays its result. */
 export const ActionId = z.string().min(1).max(200);
@@ -117,9 +150,12 @@ export type ExecuteRequest = z.infer<typeof ExecuteRequest>;
 /** An action as the server runs it, after both steps of checking. */
 export type Action =
   | { kind: 'run'; args: RunArgs; timeout?: number }
+  | { kind: 'run_ipython'; args: RunIpythonArgs; timeout?: number }
   | { kind: 'read'; args: ReadArgs; timeout?: number }
   | { kind: 'write'; args: WriteArgs; timeout?: number }
-  | { kind: 'edit'; args: EditArgs; timeout?: number };
+  | { kind: 'edit'; args: EditArgs; timeout?: number }
+  /** One of UNSUPPORTED_OPENHANDS_KINDS: answered with an error observation naming `name`. */
+  | { kind: 'unsupported'; name: string; args: Record<string, unknown>; timeout?: number };
 
 /** What a client builds: an action of a kind this server runs; the server checks its args. */
 export const ActionInput = z.object({ action: ActionKind, args: z.record(z.string(), z.unknown()), timeout: Timeout });

@@ -19,6 +19,10 @@ export const RunMeta = z
         'The command this observation is about has not finished: a soft or hard timeout, input sent to it, or (with `refused`) the earlier command that kept this one from running. False once it completed.',
       ),
     refused: z.boolean().describe('The command text was not run, because an earlier command in the session is still running.'),
+    full_output_path: z
+      .string()
+      .optional()
+      .describe('Absolute path, in the sandbox, of the file holding the whole cleaned output, when `content` was truncated.'),
   })
   .meta({ id: 'RunMeta', description: "`meta` of a `run` observation: what `extras.metadata.suffix` says in OpenHands' words, as fields." });
 export type RunMeta = z.infer<typeof RunMeta>;
@@ -54,8 +58,6 @@ export const RunObservation = z
       command: z.string(),
       hidden: z.boolean(),
       metadata: RunMetadata,
-      /** Absolute path of the file holding the whole output when `content` was truncated. */
-      full_output_path: z.string().optional(),
     }),
     success: z.boolean(),
     message: z.string().optional(),
@@ -122,8 +124,40 @@ export const EditObservation = z
   .meta({ id: 'EditObservation' });
 export type EditObservation = z.infer<typeof EditObservation>;
 
+/** `meta` of a `run_ipython` observation. */
+export const IpythonMeta = z
+  .object({
+    still_running: z.boolean().describe('The cell has not finished: a soft or hard timeout, or (with `refused`) the earlier cell that kept this one from running.'),
+    refused: z.boolean().describe('The code was not run, because an earlier cell in the session is still running.'),
+    exception: z.string().nullable().describe("The class name of the exception the cell raised (its traceback is in `content`), or null."),
+    python: z.string().nullable().describe('The interpreter the cell ran in (sys.executable).'),
+    full_output_path: z
+      .string()
+      .optional()
+      .describe('Absolute path, in the sandbox, of the file holding the whole cleaned output, when `content` was truncated.'),
+  })
+  .meta({ id: 'IpythonMeta', description: '`meta` of a `run_ipython` observation.' });
+export type IpythonMeta = z.infer<typeof IpythonMeta>;
+
+export const IpythonObservation = z
+  .object({
+    observation: z.literal('run_ipython'),
+    /** What the cell printed and the value of its last expression; a traceback is content too. */
+    content: z.string(),
+    extras: z.object({
+      code: z.string(),
+      /** Figures the cell left open, as `data:image/png;base64,` URLs; null when there are none (as OpenHands sends). */
+      image_urls: z.array(z.string()).nullable(),
+    }),
+    success: z.boolean(),
+    message: z.string().optional(),
+    meta: IpythonMeta.optional(),
+  })
+  .meta({ id: 'IpythonObservation' });
+export type IpythonObservation = z.infer<typeof IpythonObservation>;
+
 /** The kinds above: an observation of one of them must have its shape. */
-export const OBSERVATION_KINDS = ['run', 'error', 'read', 'write', 'edit'] as const;
+export const OBSERVATION_KINDS = ['run', 'run_ipython', 'error', 'read', 'write', 'edit'] as const;
 
 /** An observation of a kind a newer server may add: passed through loosely. */
 export const OtherObservation = z
@@ -138,6 +172,6 @@ export const OtherObservation = z
 
 /** Any observation: the answer of POST /execute_action and GET /actions/{id}, and of a WS `observation` frame. */
 export const Observation = z
-  .union([RunObservation, ErrorObservation, ReadObservation, WriteObservation, EditObservation, OtherObservation])
+  .union([RunObservation, IpythonObservation, ErrorObservation, ReadObservation, WriteObservation, EditObservation, OtherObservation])
   .meta({ id: 'Observation' });
-export type Observation = RunObservation | ErrorObservation | ReadObservation | WriteObservation | EditObservation;
+export type Observation = RunObservation | IpythonObservation | ErrorObservation | ReadObservation | WriteObservation | EditObservation;

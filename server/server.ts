@@ -14,6 +14,7 @@ import { DEFAULT_SESSION, SessionPool } from './shell/pool.js';
 import { rcScript } from './shell/marks.js';
 import { SpillFiles, removeSpillOf } from './shell/spill.js';
 import { sessionInitPath } from './shell/init.js';
+import { DRIVER_FILE, driverSource } from './ipython/driver-path.js';
 import { DEFAULTS, type ServerConfig } from './config.js';
 import type { Logger } from './logger.js';
 import { makeRuntimeDir } from './runtime-dir.js';
@@ -48,6 +49,11 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   const initPath = sessionInitPath();
   if (!initPath) log.warn('session-init was not found beside the server: processes a session moves out of its session (setsid) will outlive it');
   const spills = new SpillFiles(config.maxSpillMb * 2 ** 20);
+  // The IPython cell driver, where every session user can read it (the bundle may not be readable).
+  const driver = driverSource();
+  const driverPath = driver === undefined ? undefined : join(runtimeDir, DRIVER_FILE);
+  if (driverPath) writeFileSync(driverPath, driver!, { mode: 0o644, flag: 'wx' });
+  else log.warn(`${DRIVER_FILE} was not found beside the server: run_ipython answers an error`);
 
   const env = sessionEnv(process.env, user, switching);
   const pool = new SessionPool({
@@ -58,6 +64,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     runtimeDir,
     rcPath,
     initPath,
+    driverPath,
     spills,
     maxSessions: config.maxSessions,
     startTimeoutMs: config.shellStartTimeoutSeconds * 1000,

@@ -2,8 +2,7 @@
 // by kind, and the one log line per action.
 import { createHash, randomUUID, type Hash } from 'node:crypto';
 import { statSync } from 'node:fs';
-import { ArgsByKind, ExecuteRequest, type Action, type ActionKind, type Observation } from '@runtime-client/protocol';
-import { IGNORED_ARGS } from '@runtime-client/protocol';
+import { ArgsByKind, ExecuteRequest, IGNORED_ARGS, UNSUPPORTED_OPENHANDS_KINDS, type Action, type ActionKind, type Observation } from '@runtime-client/protocol';
 import { ApiError, validationError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { SessionPool } from '../shell/pool.js';
@@ -32,6 +31,10 @@ export class Executor {
     if (!envelope.success) throw validationError(envelope.error, '');
     const { action, id } = envelope.data;
     const kind = action.action;
+    const id_ = id ?? fallbackId ?? randomUUID();
+    if (UNSUPPORTED_OPENHANDS_KINDS.has(kind)) {
+      return { id: id_, action: { kind: 'unsupported', name: kind, args: action.args, timeout: action.timeout ?? undefined } };
+    }
     if (!Object.hasOwn(ArgsByKind, kind)) {
       throw new ApiError('bad_request', `action.action: unknown action kind ${JSON.stringify(kind)}; expected one of ${Object.keys(ArgsByKind).join(', ')}`, {
         issues: [{ path: 'action.action', message: 'unknown action kind' }],
@@ -39,10 +42,7 @@ export class Executor {
     }
     const args = ArgsByKind[kind as ActionKind].safeParse(action.args);
     if (!args.success) throw validationError(args.error, 'action.args');
-    return {
-      id: id ?? fallbackId ?? randomUUID(),
-      action: { kind, args: args.data, timeout: action.timeout ?? undefined } as Action,
-    };
+    return { id: id_, action: { kind, args: args.data, timeout: action.timeout ?? undefined } as Action };
   }
 
   /**
@@ -50,9 +50,9 @@ export class Executor {
    * used for a different action (kind, args or timeout) is a 409 `conflict`.
    */
   submit(id: string, action: Action): ActionRecord {
-    const session = 'session' in action.args ? action.args.session : 'default';
+    const session = action.kind === 'unsupported' ? 'default' : action.args.session;
     const fingerprint = fingerprintOf(action);
-    const { record, fresh } = this.store.claim(id, action.kind, session, fingerprint);
+    const { record, fresh } = this.store.claim(id, action.kind === 'unsupported' ? action.name : action.kind, session, fingerprint);
     if (!fresh) {
       if (record.fingerprint !== fingerprint) {
         throw new ApiError(
@@ -82,7 +82,17 @@ export class Executor {
   }
 
   private async dispatch(action: Action, record: ActionRecord): Promise<Observation> {
+    const sink = (raw: string) => record.pushOutput(raw);
     switch (action.kind) {
+      case 'unsupported':
+        return {
+          observation: 'error',
+          content: `ERROR: This runtime does not run "${action.name}" actions (it runs ${Object.keys(ArgsByKind).join(', ')}); nothing was done.`,
+          extras: { error_id: 'unsupported_action' },
+          success: false,
+        };
+      case 'run_ipython':
+        return this.pool.get(action.args.session).ipython(action.args, action.timeout, sink);
       case 'read':
         return this.files.read(action.args, this.pool.get(action.args.session).cwd);
       case 'write':
@@ -91,7 +101,6 @@ export class Executor {
         return this.files.edit(action.args, this.pool.get(action.args.session).cwd);
     }
     const args = action.args;
-    const sink = (raw: string) => record.pushOutput(raw);
     if (args.is_static) {
       if (args.cwd && !isDirectory(args.cwd)) {
         return { observation: 'error', content: `ERROR: The cwd ${args.cwd} is not a directory; the command was not run.`, extras: { error_id: 'bad_cwd' }, success: false };
@@ -124,7 +133,7 @@ export class Executor {
 export function fingerprintOf(action: Action): string {
   const hash = createHash('sha256');
   const args = Object.fromEntries(Object.entries(action.args).filter(([key]) => !IGNORED_ARGS.has(key)));
-  feed(hash, { kind: action.kind, args, timeout: action.timeout ?? null });
+  feed(hash, { kind: action.kind === 'unsupported' ? `unsupported:${action.name}` : action.kind, args, timeout: action.timeout ?? null });
   return hash.digest('base64');
 }
 

@@ -2,7 +2,8 @@
 // soft and hard timeouts that never kill, continuation, input and control keys, refusal of a new
 // command while one runs, and a fresh shell after the old one exits.
 import { mkdirSync } from 'node:fs';
-import type { RunArgs, RunMeta, RunObservation, ErrorObservation } from '@runtime-client/protocol';
+import type { RunArgs, RunIpythonArgs, RunMeta, RunObservation, ErrorObservation, IpythonObservation } from '@runtime-client/protocol';
+import { CellRunner } from '../ipython/cells.js';
 import { OutputCapture } from './output.js';
 import { TextCleaner } from './clean.js';
 import { ShellSession, type Completion, type ShellOptions } from './session.js';
@@ -21,6 +22,8 @@ export interface RunnerOptions extends ShellOptions {
   /** Reported in every observation's metadata. */
   username: string;
   hostname: string;
+  /** The IPython cell driver, readable by the session user (run_ipython answers an error without it). */
+  driverPath?: string;
 }
 
 /** Receives the raw output of the action currently waiting on the command. */
@@ -59,6 +62,8 @@ type Ending = 'done' | 'soft' | 'hard' | 'refused';
 export class CommandRunner {
   private shell: ShellSession;
   private command: Command | null = null;
+  /** The session's Python interpreter for run_ipython, made on first use. */
+  private cells: CellRunner | null = null;
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
   /** Why the last shell went away, reported with the next completion. */
@@ -95,7 +100,7 @@ export class CommandRunner {
 
   /** True when nothing runs and no action is queued or in progress: the session may be evicted. */
   get idle(): boolean {
-    return this.pending === 0 && this.shell.state !== 'running';
+    return this.pending === 0 && this.shell.state !== 'running' && !this.cells?.busy;
   }
 
   /** starting, idle, running, dead, or ended (closed for good). */
@@ -119,6 +124,26 @@ export class CommandRunner {
     });
   }
 
+  /**
+   * Runs one `run_ipython` cell in the session's interpreter (started on first use, in the
+   * shell's cwd, from the python its bash would run). Cells queue apart from commands.
+   */
+  async ipython(args: RunIpythonArgs, timeoutSeconds: number | undefined, sink: OutputSink | null): Promise<IpythonObservation | ErrorObservation> {
+    if (this.closed) return errorObservation('ERROR: This session was ended; send the action again to start a new one.', 'session_ended');
+    this.lastUsedAt = Date.now();
+    this.pending++;
+    try {
+      // The python and cwd the interpreter starts with come from the shell's prompts.
+      const slow = await this.ensureShell();
+      if (slow) return errorObservation(`ERROR: ${slow}`, 'session_starting');
+      this.cells ??= new CellRunner({ ...this.options, user: this.options.user }, () => ({ cwd: this.shell.cwd, pythonPath: this.shell.pythonPath }));
+      return await this.cells.execute(args, timeoutSeconds, sink);
+    } finally {
+      this.pending--;
+      this.lastUsedAt = Date.now();
+    }
+  }
+
   /** Resolves when the shell is ready, or throws `unavailable` when it is still starting after the start timeout. */
   async waitReady(): Promise<void> {
     const slow = await this.ensureShell();
@@ -128,7 +153,7 @@ export class CommandRunner {
   /** Ends the shell and everything it started, for good. Resolves when they are gone. */
   close(): Promise<void> {
     this.closed = true;
-    return this.shell.close();
+    return Promise.all([this.shell.close(), this.cells?.close()]).then(() => {});
   }
 
   private async dispatch(args: RunArgs, timeoutSeconds: number | undefined, sink: OutputSink | null): Promise<RunObservation | ErrorObservation> {
@@ -272,12 +297,12 @@ export class CommandRunner {
       suffix = `\n[The command has no new output after ${seconds} seconds. ${GUIDANCE}]`;
     }
     const exitCode = completion ? completion.exitCode : -1;
-    const meta: RunMeta = { still_running: !completion, refused: ending === 'refused' };
-    return this.runObservation(args, out.text, exitCode, prefix, suffix, meta, out.fullOutputPath);
+    const meta: RunMeta = { still_running: !completion, refused: ending === 'refused', ...(out.fullOutputPath ? { full_output_path: out.fullOutputPath } : {}) };
+    return this.runObservation(args, out.text, exitCode, prefix, suffix, meta);
   }
 
   /** `meta` says as fields what the suffix says in OpenHands' words (which stay as they are). */
-  private runObservation(args: RunArgs, content: string, exitCode: number, prefix: string, suffix: string, meta: RunMeta, fullOutputPath?: string): RunObservation {
+  private runObservation(args: RunArgs, content: string, exitCode: number, prefix: string, suffix: string, meta: RunMeta): RunObservation {
     return {
       observation: 'run',
       content,
@@ -294,7 +319,6 @@ export class CommandRunner {
           prefix,
           suffix,
         },
-        ...(fullOutputPath ? { full_output_path: fullOutputPath } : {}),
       },
       success: exitCode === 0,
       meta,

@@ -104,7 +104,7 @@ export class SpillFiles {
 /** The store's onEvict for observations: a result leaving the store takes its spill file along. */
 export function removeSpillOf(files: SpillFiles): (record: { observation: unknown }) => void {
   return (record) => {
-    const extras = (record.observation as { extras?: { full_output_path?: unknown } } | null)?.extras;
-    if (typeof extras?.full_output_path === 'string') files.remove(extras.full_output_path);
+    const meta = (record.observation as { meta?: { full_output_path?: unknown } } | null)?.meta;
+    if (typeof meta?.full_output_path === 'string') files.remove(meta.full_output_path);
   };
 }

@@ -38,7 +38,7 @@ describe('protocol/schema', () => {
     expect(server.description).toContain('4401');
     const observation = JSON.parse(rendered.get('Observation.json')!);
     expect(observation.$defs.RunMeta.required).toEqual(['still_running', 'refused']);
-    expect(Object.keys(observation.$defs.RunObservation.properties.extras.properties)).toEqual(['command', 'hidden', 'metadata', 'full_output_path']);
+    expect(Object.keys(observation.$defs.RunObservation.properties.extras.properties)).toEqual(['command', 'hidden', 'metadata']);
     expect(Object.keys(observation.$defs.ReadObservation.properties.extras.properties)).toEqual(['path', 'impl_source']);
     const error = JSON.parse(rendered.get('ErrorBody.json')!);
     expect(error.$defs.ErrorCode.enum).toEqual(['bad_request', 'unauthorized', 'not_found', 'request_timeout', 'conflict', 'payload_too_large', 'internal', 'unavailable']);

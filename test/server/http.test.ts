@@ -1,6 +1,6 @@
 // HTTP surface: auth, validation, body limit, ids and idempotent replay, health and info, logs.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer, KEY, exitCodeOf, type TestServer } from '../helpers/server.js';
@@ -67,6 +67,38 @@ describe('validation', () => {
   it('rejects an unknown kind and an unknown arg', async () => {
     await expectBadRequest(await post(JSON.stringify({ action: { action: 'fly', args: {} } })), /action\.action: unknown action kind "fly"/);
     await expectBadRequest(await post(JSON.stringify({ action: { action: 'run', args: { command: 'ls', colour: 'red' } } })), /action\.args.*colour/);
+  });
+
+  it("answers OpenHands' kinds it does not run with a 200 error observation naming the kind (as OpenHands' own server did)", async () => {
+    for (const action of [
+      { action: 'browse', args: { url: 'http://127.0.0.1:1/', thought: '', security_risk: -1, return_axtree: false }, timeout: 120 },
+      { action: 'browse_interactive', args: { browser_actions: 'noop()', thought: '', browsergym_send_msg_to_user: '', security_risk: -1, return_axtree: false } },
+      { action: 'message', args: { content: 'hi', file_urls: null, image_urls: null, wait_for_response: false, security_risk: -1 } },
+    ]) {
+      const res = await post(JSON.stringify({ action }));
+      expect(res.status).toBe(200);
+      const body = await res.json();
+      expect(body).toMatchObject({ observation: 'error', extras: { error_id: 'unsupported_action' }, success: false });
+      expect(body.content).toContain(`"${action.action}"`);
+    }
+  });
+
+  it("accepts the args OpenHands' edit and read always send (content, start, end, impl_source, view_range)", async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'rc-edit-')), 'f.txt');
+    writeFileSync(file, 'one\ntwo\n');
+    const edit = await post(
+      JSON.stringify({
+        action: {
+          action: 'edit',
+          args: { path: file, command: 'str_replace', file_text: null, old_str: 'two', new_str: 'TWO', insert_line: null, content: '', start: 1, end: -1, thought: '', security_risk: -1, impl_source: 'oh_aci' },
+          timeout: 120,
+        },
+      }),
+    );
+    expect(edit.status).toBe(200);
+    expect((await edit.json()).observation).toBe('edit');
+    expect(readFileSync(file, 'utf8')).toBe('one\nTWO\n');
+    await expectBadRequest(await post(JSON.stringify({ action: { action: 'read', args: { path: file, impl_source: 'nope' } } })), /action\.args\.impl_source/);
   });
 
   it('checks the args of a file action like any other', async () => {

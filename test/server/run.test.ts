@@ -104,7 +104,7 @@ describe('large output', () => {
     expect(content.endsWith('49999\n50000\n')).toBe(true);
     const path = /The whole output \(\d+ characters\) is in (\S+) /.exec(content)?.[1];
     expect(path).toBeTruthy();
-    expect(obs.extras.full_output_path).toBe(path);
+    expect(obs.meta!.full_output_path).toBe(path);
     const whole = readFileSync(path!, 'utf8');
     expect(whole.split('\n').length).toBe(50001);
     expect(whole.startsWith('1\n2\n')).toBe(true);

@@ -25,7 +25,7 @@ it.runIf(isRoot)('runs the session as the named user with only that user’s gro
 
 it.runIf(isRoot)('spills long output into a file the session user can read', async () => {
   const obs = await server.run('seq 1 20000');
-  const path = obs.extras.full_output_path;
+  const path = obs.meta!.full_output_path;
   expect(path).toBeTruthy();
   const check = await server.run(`wc -l < ${path}`);
   expect(check.content.trim()).toBe('20000');

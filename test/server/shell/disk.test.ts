@@ -57,7 +57,7 @@ describe.runIf(isRoot)('on a full disk (item 6)', () => {
     await server.run(`rm -f ${mountPoint}/fill`);
     const saved = await server.run('seq 1 20000', { session: 'printer' });
     expect(saved.content).toContain('The whole output');
-    expect(existsSync(saved.extras.full_output_path)).toBe(true);
+    expect(existsSync(saved.meta!.full_output_path)).toBe(true);
   });
 });
 
@@ -68,12 +68,12 @@ describe('spill files (item 11)', () => {
       const dir = runtimeDirOf(server);
       const big = await server.run('seq 1 400000'); // ~2.7 MB
       expect(big.content).toContain('the disk budget for saved outputs is used up');
-      expect(statSync(big.extras.full_output_path).size).toBeLessThanOrEqual(1 << 20);
+      expect(statSync(big.meta!.full_output_path).size).toBeLessThanOrEqual(1 << 20);
       for (let i = 0; i < 4; i++) await server.run('seq 1 50000'); // ~290 KB each
       const files = spillFilesIn(dir);
       const total = files.reduce((n, f) => n + statSync(f).size, 0);
       expect(total).toBeLessThanOrEqual(1 << 20);
-      expect(files).not.toContain(big.extras.full_output_path);
+      expect(files).not.toContain(big.meta!.full_output_path);
     } finally {
       await server.stop();
     }
@@ -90,7 +90,7 @@ describe('spill files (item 11)', () => {
       capture.push('x'.repeat(100));
       const out = capture.take();
       paths.push(out.fullOutputPath!);
-      record.finish({ observation: 'run', content: out.text, extras: { command: 'x', hidden: false, metadata: {} as never, full_output_path: out.fullOutputPath }, success: true } as never);
+      record.finish({ observation: 'run', content: out.text, extras: { command: 'x', hidden: false, metadata: {} as never }, success: true, meta: { still_running: false, refused: false, full_output_path: out.fullOutputPath } } as never);
       await record.done;
       await new Promise((r) => setImmediate(r));
     }

@@ -37,7 +37,7 @@ describe.runIf(isRoot)('with --username nobody, the session user cannot redirect
     const long = await server.run(`: ${'x'.repeat(5000)}\necho long-ok`);
     expect(long.content.trim()).toBe('long-ok');
     const spilled = await server.run('seq 1 20000');
-    expect(spilled.extras.full_output_path).toMatch(new RegExp(`^${session}/`));
+    expect(spilled.meta!.full_output_path).toMatch(new RegExp(`^${session}/`));
     await server.run('exit');
     expect((await server.run('whoami')).content.trim()).toBe('nobody');
     expect(readFileSync(victim, 'utf8')).toBe('precious\n');
