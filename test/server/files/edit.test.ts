@@ -25,17 +25,27 @@ describe('view', () => {
     writeFileSync(path, 'alpha\nbeta\ngamma\ndelta\n');
     const whole = await edit({ command: 'view', path });
     expect(whole.observation).toBe('edit');
-    expect(whole.content).toBe(`Here's the result of running \`cat -n\` on ${path}:\n     1\talpha\n     2\tbeta\n     3\tgamma\n     4\tdelta\n`);
+    // As OpenHands' editor prints it: the empty piece after the last line break is numbered too.
+    expect(whole.content).toBe(`Here's the result of running \`cat -n\` on ${path}:\n     1\talpha\n     2\tbeta\n     3\tgamma\n     4\tdelta\n     5\t\n`);
     const part = await edit({ command: 'view', path, view_range: [2, 3] });
     expect(part.content).toBe(`Here's the result of running \`cat -n\` on ${path}:\n     2\tbeta\n     3\tgamma\n`);
     const toEnd = await edit({ command: 'view', path, view_range: [3, -1] });
     expect(toEnd.content).toContain('     3\tgamma\n     4\tdelta\n');
-    expectError(await edit({ command: 'view', path, view_range: [0, 2] }), 'ERROR_INVALID_ARGUMENT', /Its first element `0` should be within the range of lines of the file: \[1, 4\]/);
-    expectError(await edit({ command: 'view', path, view_range: [1, 9] }), 'ERROR_INVALID_ARGUMENT', /Its second element `9` should be smaller than the number of lines in the file: `4`/);
-    expectError(await edit({ command: 'view', path, view_range: [3, 2] }), 'ERROR_INVALID_ARGUMENT', /should be larger or equal than its first `3`/);
+    expectError(
+      await edit({ command: 'view', path, view_range: [0, 2] }),
+      'ERROR_INVALID_ARGUMENT',
+      'Invalid `view_range` parameter: [0, 2]. Its first element `0` should be within the range of lines of the file: [1, 4].',
+    );
+    const past = await edit({ command: 'view', path, view_range: [3, 9] });
+    expect(past.content).toBe(`NOTE: We only show up to 4 since there're only 4 lines in this file.\nHere's the result of running \`cat -n\` on ${path}:\n     3\tgamma\n     4\tdelta\n`);
+    expectError(
+      await edit({ command: 'view', path, view_range: [3, 2] }),
+      'ERROR_INVALID_ARGUMENT',
+      'Invalid `view_range` parameter: [3, 2]. Its second element `2` should be greater than or equal to the first element `3`.',
+    );
   });
 
-  it('lists a directory two levels deep without hidden entries', async () => {
+  it('lists a directory two levels deep without hidden entries, and counts those at the top', async () => {
     const root = join(dir, 'tree');
     mkdirSync(join(root, 'a', 'b', 'c'), { recursive: true });
     mkdirSync(join(root, '.git'));
@@ -44,7 +54,8 @@ describe('view', () => {
     writeFileSync(join(root, 'a', 'b', 'c', 'deep.txt'), '');
     const obs = await edit({ command: 'view', path: root });
     expect(obs.content).toBe(
-      `Here's the files and directories up to 2 levels deep in ${root}, excluding hidden items:\n${root}/\n${root}/a/\n${root}/a/b/\n${root}/top.txt\n`,
+      `Here's the files and directories up to 2 levels deep in ${root}, excluding hidden items:\n${root}/\n${root}/a/\n${root}/a/b/\n${root}/top.txt\n\n` +
+        `2 hidden files/directories in this directory are excluded. You can use 'ls -la ${root}' to see them.`,
     );
   });
 });
@@ -57,7 +68,11 @@ describe('create', () => {
     expect(obs.extras.diff).toContain('+print(1)');
     expect(readFileSync(path, 'utf8')).toBe('print(1)\n');
     expect(statSync(path).mode & 0o777).toBe(0o664);
-    expectError(await edit({ command: 'create', path, file_text: 'x' }), 'ERROR_FILE_EXISTS', `File already exists at: ${path}. Cannot overwrite files using command \`create\`.`);
+    expectError(
+      await edit({ command: 'create', path, file_text: 'x' }),
+      'ERROR_FILE_EXISTS',
+      `Invalid \`path\` parameter: ${path}. File already exists at: ${path}. Cannot overwrite files using command \`create\`.`,
+    );
     expectError(await edit({ command: 'create', path: join(dir, 'no-text.txt') }), 'ERROR_INVALID_ARGUMENT', 'Parameter `file_text` is required for command: create.');
   });
 });
@@ -107,7 +122,7 @@ describe('insert and undo_edit', () => {
     expectError(
       await edit({ command: 'insert', path, insert_line: 9, new_str: 'x' }),
       'ERROR_INVALID_ARGUMENT',
-      'Invalid `insert_line` parameter: 9. It should be within the range of lines of the file: [0, 4]',
+      'Invalid `insert_line` parameter: 9. It should be within the range of allowed values: [0, 4]',
     );
   });
 
@@ -124,7 +139,7 @@ describe('insert and undo_edit', () => {
     expectError(await edit({ command: 'undo_edit', path }), 'ERROR_NO_HISTORY', `No edit history found for ${path}.`);
   });
 
-  it('undoes a create by removing the file, then says there is nothing to undo', async () => {
+  it('undoes a create by removing the file, then says the file is gone', async () => {
     const path = join(dir, 'created-then-undone.txt');
     await edit({ command: 'create', path, file_text: 'fresh\n' });
     await edit({ command: 'str_replace', path, old_str: 'fresh', new_str: 'edited' });
@@ -139,7 +154,11 @@ describe('insert and undo_edit', () => {
     });
     expect(undone.extras.diff).toContain('-fresh');
     expect(existsSync(path)).toBe(false);
-    expectError(await edit({ command: 'undo_edit', path }), 'ERROR_NO_HISTORY', `No edit history found for ${path}.`);
+    expectError(
+      await edit({ command: 'undo_edit', path }),
+      'ERROR_FILE_NOT_FOUND',
+      `Invalid \`path\` parameter: ${path}. The path ${path} does not exist. Please provide a valid path.`,
+    );
   });
 
   it('never undoes past a version too large to keep: a create is not undone by removing a file edited since', async () => {
@@ -174,11 +193,15 @@ describe('insert and undo_edit', () => {
 describe('failures and concurrency', () => {
   it('answers missing files, directories and binary files with error observations', async () => {
     const missing = join(dir, 'missing.txt');
-    expectError(await edit({ command: 'str_replace', path: missing, old_str: 'a', new_str: 'b' }), 'ERROR_FILE_NOT_FOUND', `The path ${missing} does not exist. Please provide a valid path.`);
+    expectError(
+      await edit({ command: 'str_replace', path: missing, old_str: 'a', new_str: 'b' }),
+      'ERROR_FILE_NOT_FOUND',
+      `Invalid \`path\` parameter: ${missing}. The path ${missing} does not exist. Please provide a valid path.`,
+    );
     expectError(
       await edit({ command: 'str_replace', path: dir, old_str: 'a', new_str: 'b' }),
       'ERROR_IS_DIRECTORY',
-      `The path ${dir} is a directory and only the \`view\` command can be used on directories.`,
+      `Invalid \`path\` parameter: ${dir}. The path ${dir} is a directory and only the \`view\` command can be used on directories.`,
     );
     writeFileSync(join(dir, 'bin'), Buffer.from([0, 1, 2]));
     expectError(await edit({ command: 'view', path: join(dir, 'bin') }), 'ERROR_BINARY_FILE');

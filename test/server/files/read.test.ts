@@ -20,6 +20,28 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+describe('read with impl_source oh_aci (the agent\'s editor view)', () => {
+  it('answers like the editor: numbered lines of view_range, a listing for a directory, editor sentences for failures', async () => {
+    const path = join(dir, 'ten.txt');
+    const obs = await act(server, 'read', { path, impl_source: 'oh_aci', view_range: [2, 3] });
+    expect(obs).toEqual({ observation: 'read', content: `Here's the result of running \`cat -n\` on ${path}:\n     2\tline 1\n     3\tline 2\n`, extras: { path, impl_source: 'oh_aci' }, success: true });
+    const whole = await act(server, 'read', { path, impl_source: 'oh_aci' });
+    expect(whole.content.split('\n').slice(-3)).toEqual(['    10\tline 9', '    11\t', '']);
+    const listing = await act(server, 'read', { path: dir, impl_source: 'oh_aci' });
+    expect(listing.content).toContain(`Here's the files and directories up to 2 levels deep in ${dir}, excluding hidden items:\n${dir}/\n`);
+    expectError(
+      await act(server, 'read', { path, impl_source: 'oh_aci', view_range: [11, 12] }),
+      'ERROR_INVALID_ARGUMENT',
+      'Invalid `view_range` parameter: [11, 12]. Its first element `11` should be within the range of lines of the file: [1, 10].',
+    );
+    expectError(
+      await act(server, 'read', { path: 'ten.txt', impl_source: 'oh_aci' }),
+      'ERROR_INVALID_ARGUMENT',
+      'Invalid `path` parameter: ten.txt. The path should be an absolute path, starting with `/`.',
+    );
+  });
+});
+
 describe('read', () => {
   it('returns the whole file, its line count in meta and extras exactly as OpenHands builds FileReadObservation', async () => {
     const obs = await act(server, 'read', { path: join(dir, 'ten.txt') });
