@@ -55,7 +55,7 @@ find_python() {
   for candidate in $(printf '%s\n' "${roots[@]}" | sort -u | sed 's|$|/versions/3.1[2-9]*/bin/python3|'); do
     usable "$candidate" && return
   done
-  return 1
+  die "no Python >= 3.12 (with venv) found: tried python3.13, python3.12 and python3 on PATH and pyenv's versions. Install one, set OPENHANDS_PYTHON=/path/to/python3.12, or OPENHANDS_PYTHON=trixie (as root) to build a Debian trixie root with debootstrap."
 }
 
 # The trixie fallback: a Debian trixie root with python3.13 and venv, made once by debootstrap.
@@ -70,16 +70,18 @@ trixie_python() {
     rm -rf "$dir"
     mkdir -p "$dir"
     say "building a Debian trixie root in $dir (debootstrap, a few minutes) ..."
-    debootstrap --variant=minbase --include=python3,python3-venv,python3-pip trixie "$dir/root" "${DEBIAN_MIRROR:-http://deb.debian.org/debian}" >&2 ||
+    debootstrap --variant=minbase --include=python3,python3-venv trixie "$dir/root" "${DEBIAN_MIRROR:-http://deb.debian.org/debian}" >&2 ||
       die "debootstrap of trixie failed (see above)."
     local ld lib
     ld=$(cd "$dir/root" && ls lib64/ld-linux-*.so.* lib/ld-linux-*.so.* 2>/dev/null | head -1)
     lib=$(cd "$dir/root/usr/lib" && ls -d *-linux-gnu | head -1)
     [ -n "$ld" ] && [ -n "$lib" ] || die "the trixie root in $dir has no loader or library directory."
+    # A venv made with it links its python to this script, which passes on the name it was
+    # called by: Python finds the venv from it and its standard library from PYTHONHOME.
     cat >"$wrapper" <<EOF
 #!/bin/sh
 # python3.13 of the Debian trixie root here, run with the root's loader and libraries.
-exec "$dir/root/$ld" --library-path "$dir/root/usr/lib/$lib:$dir/root/lib/$lib" --argv0 "\$0" "$dir/root/usr/bin/python3.13" "\$@"
+PYTHONHOME="$dir/root/usr" exec "$dir/root/$ld" --library-path "$dir/root/usr/lib/$lib:$dir/root/lib/$lib" --argv0 "\$0" "$dir/root/usr/bin/python3.13" "\$@"
 EOF
     chmod +x "$wrapper"
     "$wrapper" -c 'import sys, venv; assert sys.version_info >= (3, 12)' || die "the trixie python in $dir does not run here."
@@ -107,29 +109,16 @@ if [ -f "$VENV/.complete" ] && "$PY" -c '' 2>/dev/null; then
 fi
 
 if [ "${OPENHANDS_PYTHON:-}" = trixie ]; then
-  base=$(trixie_python)
-else
-  base=$(find_python) || die "no Python >= 3.12 (with venv) found: tried python3.13, python3.12 and python3 on PATH and pyenv's versions. Install one, set OPENHANDS_PYTHON=/path/to/python3.12, or OPENHANDS_PYTHON=trixie (as root) to build a Debian trixie root with debootstrap."
+  base=$(trixie_python) || exit 1
+elif ! base=$(find_python); then
+  # No Python >= 3.12 here: as root with debootstrap, one from a Debian trixie root.
+  { [ "$(id -u)" = 0 ] && [ -z "${OPENHANDS_PYTHON:-}" ] && command -v debootstrap >/dev/null 2>&1; } || exit 1
+  base=$(trixie_python) || exit 1
 fi
 say "installing openhands-ai $VERSION into $VENV with $base ($("$base" --version 2>&1)) ..."
 rm -rf "$VENV" # a half-made venv from a killed run
-if [ "${OPENHANDS_PYTHON:-}" = trixie ]; then
-  # The wrapper cannot be the venv's python (a venv links to its base): the venv gets a wrapper too.
-  "$base" -m venv --without-pip "$VENV"
-  rm -f "$VENV/bin/python" "$VENV/bin/python3" "$VENV/bin/python3.13"
-  cat >"$VENV/bin/python" <<EOF
-#!/bin/sh
-exec env PYTHONEXECUTABLE="$VENV/bin/python" PYTHONPATH="$VENV/lib/python3.13/site-packages\${PYTHONPATH:+:\$PYTHONPATH}" "$base" "\$@"
-EOF
-  chmod +x "$VENV/bin/python"
-  ln -s python "$VENV/bin/python3"
-  "$base" -m ensurepip --help >/dev/null 2>&1 || true
-  "$VENV/bin/python" -m pip --version >/dev/null 2>&1 || die "the trixie python has no pip (python3-pip)."
-  "$VENV/bin/python" -m pip install --quiet --no-deps --target "$VENV/lib/python3.13/site-packages" -r "$REQUIREMENTS" >&2
-else
-  "$base" -m venv "$VENV"
-  "$PY" -m pip install --quiet --no-deps -r "$REQUIREMENTS" >&2
-fi
+"$base" -m venv "$VENV"
+"$PY" -m pip install --quiet --no-deps -r "$REQUIREMENTS" >&2
 # LiteLLM fetches a price list from the network at import unless told to use its own copy.
 LITELLM_LOCAL_MODEL_COST_MAP=True "$PY" -c "$IMPORTS" >/dev/null ||
   die "the install in $VENV does not import OpenHands' runtime client; see the traceback above."

@@ -6,6 +6,8 @@ import pytest
 from openhands.events.action import CmdRunAction
 from openhands.events.observation import CmdOutputObservation
 
+from conftest import last_raw
+
 PREVIOUS = '[Below is the output of the previous command.]\n'
 
 pytestmark = pytest.mark.usefixtures('idle_shell')
@@ -116,3 +118,16 @@ def test_is_static_runs_in_cwd_apart_from_the_session(send, scratch, workdir):
     assert obs.metadata.working_dir == '/'  # where the throwaway shell ended
     after = send(CmdRunAction('pwd; echo "[$LEAK]"'))
     assert lines(after) == [workdir, '[]']
+
+
+def test_long_output_is_cut_and_the_whole_is_in_a_file_named_in_meta(send):
+    obs = send(CmdRunAction('seq 1 20000'))
+    assert obs.exit_code == 0
+    assert obs.content.startswith('1\n2\n3\n')
+    assert obs.content.rstrip('\n').endswith('19999\n20000')
+    assert len(obs.content) < 40000
+    # extras holds CmdOutputObservation's fields only (conftest checks it); the path is in meta.
+    path = last_raw.get('meta', {}).get('full_output_path')
+    assert path and path in obs.content
+    with open(path) as f:
+        assert f.read().split() == [str(i) for i in range(1, 20001)]
