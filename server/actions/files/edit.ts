@@ -116,7 +116,8 @@ async function strReplace(access: FileAccess, history: EditHistory, path: string
   if (args.new_str === args.old_str) {
     throw invalid('ERROR_INVALID_ARGUMENT', 'new_str', args.new_str, 'No replacement was performed. `new_str` and `old_str` must be different.');
   }
-  const { info, text } = await loadText(access, path, 'w');
+  const loaded = await loadText(access, path, 'w');
+  const { text } = loaded;
   let oldStr = args.old_str;
   let newStr = args.new_str ?? '';
   let at = occurrences(text, oldStr);
@@ -132,7 +133,7 @@ async function strReplace(access: FileAccess, history: EditHistory, path: string
     throw new FileError('ERROR_MULTIPLE_MATCHES', `No replacement was performed. Multiple occurrences of old_str \`${oldStr}\` in lines [${lines.join(', ')}]. Please ensure it is unique.`);
   }
   const updated = text.slice(0, at[0]) + newStr + text.slice(at[0]! + oldStr.length);
-  await writeWhole(access, path, updated, info);
+  await store(access, path, updated, loaded);
   history.push(path, text);
   const line = lineOf(text, at[0]!);
   const from = Math.max(0, line - SNIPPET_LINES);
@@ -145,7 +146,8 @@ async function strReplace(access: FileAccess, history: EditHistory, path: string
 async function insert(access: FileAccess, history: EditHistory, path: string, args: EditArgs, source: string): Promise<EditObservation> {
   if (args.insert_line == null) throw missing('insert_line', 'insert');
   if (args.new_str == null) throw missing('new_str', 'insert');
-  const { info, text } = await loadText(access, path, 'w');
+  const loaded = await loadText(access, path, 'w');
+  const { text } = loaded;
   const lines = linesWithBreaks(text);
   const at = args.insert_line;
   if (at < 0 || at > lines.length) {
@@ -158,7 +160,7 @@ async function insert(access: FileAccess, history: EditHistory, path: string, ar
   if (before.length > 0 && !before.at(-1)!.endsWith('\n')) before[before.length - 1] += '\n';
   const all = [...before, ...added, ...lines.slice(at)];
   const updated = all.join('');
-  await writeWhole(access, path, updated, info);
+  await store(access, path, updated, loaded);
   history.push(path, text);
   const from = Math.max(0, at - SNIPPET_LINES);
   const to = Math.min(lines.length + added.length, at + SNIPPET_LINES + added.length);
@@ -169,7 +171,8 @@ async function insert(access: FileAccess, history: EditHistory, path: string, ar
 
 /** Restores the version before the last edit; undoing a `create` removes the file (on purpose: the editor keeps it). */
 async function undo(access: FileAccess, history: EditHistory, path: string, source: string): Promise<EditObservation> {
-  const { info, text } = await loadText(access, path, 'w');
+  const loaded = await loadText(access, path, 'w');
+  const { text } = loaded;
   const previous = history.peek(path);
   if (previous === undefined) throw new FileError('ERROR_NO_HISTORY', `No edit history found for ${path}.`);
   if (previous === null) {
@@ -180,13 +183,27 @@ async function undo(access: FileAccess, history: EditHistory, path: string, sour
     history.pop(path);
     return edited(path, true, text, null, `Last edit to ${path} undone successfully: it was created by \`create\`, so the file has been removed.`, source);
   }
+  await store(access, path, previous, loaded);
   history.pop(path);
-  await writeWhole(access, path, previous, info);
   return edited(path, true, text, previous, `Last edit to ${path} undone successfully. ${catN(previous, path)}`, source);
 }
 
-/** A text file the session user may read (`'r'`) or write (`'w'`), whole, as the editor validates it. */
-async function loadText(access: FileAccess, path: string, want: 'r' | 'w', known?: Stats): Promise<{ info: Stats; text: string }> {
+/** How a file's bytes became its text: UTF-8, or Latin-1 for bytes that are not UTF-8 (each byte one character). */
+type Encoding = 'utf8' | 'latin1';
+
+interface Loaded {
+  info: Stats;
+  /** With line breaks made '\n' (CRLF and lone CR too), as Python's text files read them for the editor. */
+  text: string;
+  encoding: Encoding;
+}
+
+/**
+ * A text file the session user may read (`'r'`) or write (`'w'`), whole, as the editor validates
+ * and reads it. A file that is not UTF-8 is read as Latin-1 and written back so, its bytes kept
+ * (the editor guesses the encoding; a Latin-1 reading never garbles the bytes an edit leaves alone).
+ */
+async function loadText(access: FileAccess, path: string, want: 'r' | 'w', known?: Stats): Promise<Loaded> {
   const info = known ?? (await access.check(path, want));
   mustHaveContent(info, path);
   if (info.size > MAX_EDIT_BYTES) {
@@ -197,10 +214,34 @@ async function loadText(access: FileAccess, path: string, want: 'r' | 'w', known
     if ((await sniff(path)).kind !== 'text') {
       throw new FileError('ERROR_BINARY_FILE', `File validation failed for ${path}: File appears to be binary and this file type cannot be read or edited by this tool.`);
     }
-    return { info, text: await readFile(path, 'utf8') };
+    const bytes = await readFile(path);
+    let encoding: Encoding = 'utf8';
+    let text: string;
+    try {
+      text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    } catch {
+      encoding = 'latin1';
+      text = bytes.toString('latin1');
+    }
+    return { info, text: text.replace(/\r\n?/g, '\n'), encoding };
   } catch (e) {
     throw fromFsError(e, path);
   }
+}
+
+/** Writes an edited text back in the encoding it was read in. */
+async function store(access: FileAccess, path: string, text: string, loaded: Loaded): Promise<void> {
+  if (loaded.encoding === 'latin1') {
+    const beyond = [...text].find((c) => c.codePointAt(0)! > 0xff);
+    if (beyond) {
+      throw new FileError(
+        'ERROR_INVALID_ARGUMENT',
+        `The file ${path} is not UTF-8 and was read as Latin-1, which cannot hold the character ${JSON.stringify(beyond)} of the new text; nothing was changed. Convert the file to UTF-8 first (for example with iconv) or leave that character out.`,
+      );
+    }
+    return writeWhole(access, path, Buffer.from(text, 'latin1'), loaded.info);
+  }
+  return writeWhole(access, path, text, loaded.info);
 }
 
 /** Where `needle` occurs in `text`, without overlaps (as re.finditer); '' occurs at every position. */

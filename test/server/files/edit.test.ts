@@ -207,6 +207,22 @@ describe('failures and concurrency', () => {
     expectError(await edit({ command: 'view', path: join(dir, 'bin') }), 'ERROR_BINARY_FILE');
   });
 
+  it('edits a file that is not UTF-8 as Latin-1, keeping the bytes it does not change, and refuses what Latin-1 cannot hold', async () => {
+    const path = join(dir, 'latin1.txt');
+    const before = Buffer.from('caf\xe9 cr\xe8me\nna\xefve\n', 'latin1');
+    writeFileSync(path, before);
+    const obs = await edit({ command: 'str_replace', path, old_str: 'naïve', new_str: 'naïf' });
+    expect(obs.success).toBe(true);
+    expect(readFileSync(path)).toEqual(Buffer.from('caf\xe9 cr\xe8me\nna\xeff\n', 'latin1'));
+    expectError(
+      await edit({ command: 'insert', path, insert_line: 0, new_str: 'snow ☃' }),
+      'ERROR_INVALID_ARGUMENT',
+      `The file ${path} is not UTF-8 and was read as Latin-1, which cannot hold the character "☃" of the new text; nothing was changed. Convert the file to UTF-8 first (for example with iconv) or leave that character out.`,
+    );
+    await edit({ command: 'undo_edit', path });
+    expect(readFileSync(path)).toEqual(before);
+  });
+
   it('resolves a relative path against the session cwd', async () => {
     await server.run(`cd ${dir}`, { session: 'editor' });
     const obs = await edit({ command: 'create', path: 'relative.txt', file_text: 'r\n', session: 'editor' });

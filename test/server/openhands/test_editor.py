@@ -101,6 +101,7 @@ def differential(send, workspace, files, steps):
             assert isinstance(obs, ErrorObservation), f'{where}: the editor failed with {content!r}, we answered {obs}'
             assert obs.content == content, f'{where}: error sentence differs'
             assert obs.error_id.startswith('ERROR_')
+        str(obs)  # what OpenHands' agent and UI render: must not raise
         for path, want in after.items():
             assert read_or_none(path) == want, f'{where}: {path} differs afterwards'
         pairs.append(((ok, content), obs))
@@ -340,3 +341,46 @@ def test_relative_path_is_refused_with_a_suggestion(send, workdir):
         assert read.content == 'Invalid `path` parameter: no-such-file.txt. The path should be an absolute path, starting with `/`.'
     finally:
         reset({path: None})
+
+
+def test_str_replace_counts_matches_without_overlap_and_empty_old_str(send, scratch, f):
+    differential(
+        send,
+        scratch,
+        {f: 'aaa\nfoo\n'},
+        [
+            {'command': 'str_replace', 'path': f, 'old_str': '', 'new_str': 'x'},
+            {'command': 'str_replace', 'path': f, 'old_str': 'aa', 'new_str': 'b'},
+            {'command': 'view', 'path': f},
+        ],
+    )
+
+
+def test_crlf_file_is_read_and_written_with_python_line_breaks(send, scratch, f):
+    # Python reads text files with universal newlines and writes '\n': the editor turns a CRLF file into LF.
+    differential(
+        send,
+        scratch,
+        {f: 'one\r\ntwo\r\nthree\r\n'},
+        [
+            {'command': 'view', 'path': f},
+            {'command': 'view', 'path': f, 'view_range': [2, 3]},
+            {'command': 'str_replace', 'path': f, 'old_str': 'one\ntwo', 'new_str': 'ONE\nTWO'},
+            {'command': 'insert', 'path': f, 'insert_line': 3, 'new_str': 'four'},
+            {'command': 'undo_edit', 'path': f},
+        ],
+    )
+
+
+def test_unicode_text(send, scratch, f):
+    differential(
+        send,
+        scratch,
+        {f: 'naïve café\n日本語のテキスト\nemoji 🎉 here\n'},
+        [
+            {'command': 'view', 'path': f},
+            {'command': 'str_replace', 'path': f, 'old_str': '日本語', 'new_str': 'にほんご'},
+            {'command': 'insert', 'path': f, 'insert_line': 3, 'new_str': 'más 🎉'},
+            {'command': 'view', 'path': f, 'view_range': [3, 4]},
+        ],
+    )
