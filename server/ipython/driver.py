@@ -263,6 +263,8 @@ class ErrOut(io.TextIOBase):
         self._text.reconfigure(**kwargs)
 
     def __getattr__(self, name):
+        if name == "_text":
+            raise AttributeError(name)
         return getattr(self._text, name)
 
 
@@ -547,6 +549,8 @@ class IPythonEngine:
         self.shell.showtraceback = showtraceback
         # exit() and quit() end nothing here (a cell's SystemExit does not either).
         self.shell.ask_exit = lambda: None
+        # No GUI event loop to start: `%matplotlib inline` (figures via display()) must work.
+        self.shell.enable_gui = lambda gui=None: None
 
     def run(self, code, cell_id):
         result = self.shell.run_cell(code, store_history=True)

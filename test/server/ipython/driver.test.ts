@@ -63,6 +63,8 @@ for (const { mode, python, available } of interpreters) {
       expect((await driver.run('print("printed")\nNone')).text).toBe('printed\n');
       expect((await driver.run('y = [1, 2]\ny.append(3)')).text).toBe('');
       expect((await driver.run('__name__')).text).toBe("'__main__'\n");
+      // A class defined in a cell pickles: __main__ is the cells' namespace.
+      expect((await driver.run('import pickle\nclass Point:\n    pass\ntype(pickle.loads(pickle.dumps(Point()))).__name__')).text).toBe("'Point'\n");
       // No Out[n]: prompt in either mode.
       expect((await driver.run('"a\\nb"')).text).toBe("'a\\nb'\n");
     });
@@ -281,6 +283,31 @@ describe.runIf(hasIPython)('IPython mode only', () => {
 describe('the protocol', () => {
   const python = hasIPython ? IPYTHON : PLAIN;
 
+  it('keeps the control socket out of the cell\'s reach: not at fd 3, not inherited', async () => {
+    const { driver } = await DriverProcess.start(python);
+    try {
+      const cell = await driver.run(
+        [
+          'import os, stat, subprocess',
+          'print(subprocess.run(["/bin/sh", "-c", "ls /proc/$$/fd"], capture_output=True, text=True).stdout.split())',
+          'try:',
+          '    print(stat.S_ISSOCK(os.fstat(3).st_mode))',
+          'except OSError as e:',
+          '    print(e.strerror)',
+        ].join('\n'),
+      );
+      expect(cell.text).toBe("['0', '1', '2']\nBad file descriptor\n");
+    } finally {
+      await driver.stop();
+    }
+  });
+
+  it('exits (rather than hang) when a cell closed its control socket', async () => {
+    const { driver } = await DriverProcess.start(python);
+    await expect(driver.run('import os\nos.closerange(3, 65536)')).rejects.toThrow(/the driver ended/);
+    expect((await driver.exited).code).toBe(3);
+  });
+
   it('ends when the control socket closes (the server went away)', async () => {
     const { driver } = await DriverProcess.start(python);
     driver.closeControl();
@@ -425,6 +452,15 @@ describe('matplotlib (a cached venv)', () => {
         const next = await driver.run('len(plt.get_fignums())');
         expect(next.text).toBe('0\n');
         expect(next.images).toEqual([]);
+        if (run.mode === 'IPython') {
+          // `%matplotlib inline`, as notebooks start: each plt.show() is one image, via display().
+          expect((await driver.run('%matplotlib inline')).error).toBeNull();
+          const inline = await driver.run('plt.plot([1, 2])\nplt.show()\nplt.plot([3, 4])\nplt.show()');
+          expect(inline.error).toBeNull();
+          expect(inline.text).toBe('');
+          expect(inline.images).toHaveLength(2);
+          expect(inline.images[0]).not.toBe(inline.images[1]);
+        }
       } finally {
         await driver.stop();
       }
