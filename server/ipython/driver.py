@@ -102,12 +102,14 @@ class Channel:
 
     def read(self):
         """The next message (a dict), or a str saying why the line was not one."""
+        scanned = 0  # a cell of many MB arrives in many reads: look at each byte once
         while True:
-            end = self.pending.find(b"\n")
+            end = self.pending.find(b"\n", scanned)
             if end >= 0:
                 break
+            scanned = len(self.pending)
             try:
-                chunk = os.read(self.fd, 1 << 16)
+                chunk = os.read(self.fd, 1 << 20)
             except OSError:
                 chunk = b""
             if not chunk:
@@ -316,9 +318,9 @@ class Output:
         except Exception:
             pass
 
-    def healthy(self):
+    def usable(self):
         try:
-            return not self.text.closed and not self.err.closed
+            return not self.text.closed
         except ValueError:  # detached
             return False
 
@@ -330,17 +332,23 @@ class Output:
                     stream.flush()  # a replacement that wraps fd 1 keeps its order before the mark
                 except Exception:
                     pass
-        usable = self.healthy() and self.flush()
+        usable = self.usable()
+        # Into whatever fd 1 is now (a file the cell redirected it to gets what was meant for it).
+        flushed = usable and self.flush()
         if identity(self.out_fd) != self.identity:
             self.recover_out_fd()
         for fd in (1, 2):
             if identity(fd) != self.identity:
                 os.dup2(self.out_fd, fd)
-        if usable:
-            self.install()
-        else:
+        if not usable:
             with self.lock:
-                self.build()  # closed, detached, or holding bytes fd 1 refused: start afresh
+                self.build()  # closed or detached by the cell: afresh
+            return
+        if not flushed:
+            self.flush()  # fd 1 was closed: what it refused goes out now, as Python would
+        if self.err.closed:
+            self.err = ErrOut(self.text)
+        self.install()
 
     def recover_out_fd(self):
         for fd in (1, 2):
@@ -392,7 +400,8 @@ def exit_forked_child(code=0):
         if code is not None and not isinstance(code, int):
             sys.stderr.write("%s\n" % (code,))  # sys.exit("message"), as Python does
             code = 1
-        sys.stdout.flush()
+        for stream in (sys.stdout, sys.stderr, sys.__stdout__):
+            stream.flush()
     except Exception:
         pass
     os._exit(0 if code is None else int(code) & 0xFF)

@@ -3,7 +3,7 @@
 // IPython: IPython mode). What a user would see: output, values, tracebacks, interrupts, speed.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DRIVER, DriverProcess, matplotlibVenv, pythonCan, quietEnv, sleep, type Ready } from './driver-process.js';
@@ -182,16 +182,27 @@ for (const { mode, python, available } of interpreters) {
       }
     });
 
-    it('survives a cell that closes fd 1, replaces sys.stdout, or closes it', async () => {
-      for (const code of [
-        'import os\nos.close(1)\nprint("lost")',
-        'import os, sys\nsys.stdout = open(os.devnull, "w")\nprint("lost")',
-        'import sys\nsys.stdout.close()',
-        'import sys\nsys.stderr = None',
-      ]) {
-        await driver.run(code);
-        const next = await driver.run('import sys\nprint("back")\nprint("err", file=sys.stderr)');
-        expect(next.text, code).toBe('back\nerr\n');
+    it('survives a cell that closes fd 1, redirects it, replaces sys.stdout or closes it', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'rc-driver-fd-'));
+      try {
+        const cases: [string, string][] = [
+          // What was printed while fd 1 was closed comes out once the driver has put fd 1 back.
+          ['import os\nos.close(1)\nprint("printed blind")', 'printed blind\n'],
+          // A redirect of fd 1 gets what was printed into it; the next cell has the pipe again.
+          [`import os\nf = open("${dir}/out.txt", "w")\nos.dup2(f.fileno(), 1)\nprint("to the file")`, ''],
+          ['import os, sys\nsys.stdout = open(os.devnull, "w")\nprint("lost")', ''],
+          ['import sys\nsys.stdout.close()', ''],
+          ['import sys\nsys.stderr.close()', ''],
+          ['import sys\nsys.stderr = None', ''],
+        ];
+        for (const [code, expected] of cases) {
+          expect((await driver.run(code)).text, code).toBe(expected);
+          const next = await driver.run('import sys\nprint("back")\nprint("err", file=sys.stderr)');
+          expect(next.text, code).toBe('back\nerr\n');
+        }
+        expect(readFileSync(`${dir}/out.txt`, 'utf8')).toBe('to the file\n');
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
       }
     });
 
