@@ -117,8 +117,16 @@ elif ! base=$(find_python); then
 fi
 say "installing openhands-ai $VERSION into $VENV with $base ($("$base" --version 2>&1)) ..."
 rm -rf "$VENV" # a half-made venv from a killed run
-"$base" -m venv "$VENV"
-"$PY" -m pip install --quiet --no-deps -r "$REQUIREMENTS" >&2
+wheel=$(ls "$(dirname "$base")"/root/usr/share/python-wheels/pip-*.whl 2>/dev/null | head -1 || true)
+if [ "$base" = "$CACHE/trixie-python3.13/python3" ] && [ -n "$wheel" ]; then
+  # Debian's ensurepip takes pip from /usr/share/python-wheels, which is this machine's (too old
+  # for 3.13): the venv gets no pip, and the trixie root's pip wheel, run as it is, installs.
+  "$base" -m venv --without-pip "$VENV"
+  "$PY" "$wheel/pip" install --quiet --disable-pip-version-check --no-deps -r "$REQUIREMENTS" >&2
+else
+  "$base" -m venv "$VENV"
+  "$PY" -m pip install --quiet --no-deps -r "$REQUIREMENTS" >&2
+fi
 # LiteLLM fetches a price list from the network at import unless told to use its own copy.
 LITELLM_LOCAL_MODEL_COST_MAP=True "$PY" -c "$IMPORTS" >/dev/null ||
   die "the install in $VENV does not import OpenHands' runtime client; see the traceback above."

@@ -59,6 +59,7 @@ export async function editorView(access: FileAccess, path: string, range?: numbe
   }
   const { text } = await loadText(access, path, 'r', info);
   if (!range) return catN(text, path);
+  if (range.length !== 2) throw invalid('ERROR_INVALID_ARGUMENT', 'view_range', pyList(range), 'It should be a list of two integers.');
   const lines = linesWithBreaks(text);
   const n = lines.length;
   const [first, last] = range as [number, number];

@@ -384,3 +384,39 @@ def test_unicode_text(send, scratch, f):
             {'command': 'view', 'path': f, 'view_range': [3, 4]},
         ],
     )
+
+
+# What OpenHands' agent can send that the editor (or OpenHands' server before it) answered with a
+# sentence; an HTTP 400 instead makes OpenHands' client raise.
+
+
+def test_view_range_not_two_numbers(send, scratch, f):
+    reset({f: TEXT})
+    ok, sentence, _, _ = Theirs(scratch)(command='view', path=f, view_range=[1])
+    assert not ok
+    obs = view(send, f, [1])
+    assert isinstance(obs, ErrorObservation)
+    assert obs.content == sentence == 'Invalid `view_range` parameter: [1]. It should be a list of two integers.'
+
+
+def test_insert_line_as_a_string(send, scratch, f):
+    # OpenHands' server turned a string insert_line into a number, or answered this sentence.
+    reset({f: TEXT})
+    ok, content, _, _ = Theirs(scratch)(command='insert', path=f, insert_line=2, new_str='x')
+    assert ok
+    reset({f: TEXT})
+    obs = edit(send, command='insert', path=f, insert_line='2', new_str='x')
+    assert isinstance(obs, FileEditObservation)
+    assert obs.content == content
+    bad = edit(send, command='insert', path=f, insert_line='two', new_str='x')
+    assert isinstance(bad, ErrorObservation)
+    assert bad.content == "Invalid insert_line value: 'two'. Expected an integer."
+
+
+def test_unknown_editor_command(send, scratch, f):
+    reset({f: TEXT})
+    ok, sentence, _, _ = Theirs(scratch)(command='write', path=f)
+    assert not ok
+    obs = edit(send, command='write', path=f)
+    assert isinstance(obs, ErrorObservation)
+    assert obs.content == sentence
