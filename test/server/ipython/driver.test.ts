@@ -3,7 +3,7 @@
 // IPython: IPython mode). What a user would see: output, values, tracebacks, interrupts, speed.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DRIVER, DriverProcess, matplotlibVenv, pythonCan, quietEnv, sleep, type Ready } from './driver-process.js';
@@ -182,6 +182,17 @@ for (const { mode, python, available } of interpreters) {
       }
     });
 
+    it('imports modules from its current directory, as an interactive python does', async () => {
+      const dir = realpathSync(mkdtempSync(join(tmpdir(), 'rc-driver-import-')));
+      try {
+        writeFileSync(join(dir, 'helper_for_cells.py'), 'ANSWER = 42\n');
+        expect((await driver.run('import helper_for_cells\nhelper_for_cells.ANSWER', { cwd: dir })).text).toBe('42\n');
+        expect((await driver.run('import sys\nsys.argv')).text).toBe("['']\n");
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
     it('survives a cell that closes fd 1, redirects it, replaces sys.stdout or closes it', async () => {
       const dir = mkdtempSync(join(tmpdir(), 'rc-driver-fd-'));
       try {
@@ -282,6 +293,20 @@ describe.runIf(hasIPython)('IPython mode only', () => {
     expect((await driver.run('%time 1 + 1')).text).toMatch(/Wall time/);
     const unknown = await driver.run('%no_such_magic');
     expect(unknown.error).toBe('UsageError');
+  });
+
+  it('keeps what IPython says while it starts (an unwritable HOME, a foreign virtualenv) out of the output', async () => {
+    const env = quietEnv({ HOME: '/nonexistent/home', VIRTUAL_ENV: '/nonexistent/venv' });
+    const { driver: d, ready } = await DriverProcess.start(IPYTHON, { env });
+    try {
+      expect(ready.ipython).toBe(true);
+      await sleep(200);
+      expect((await d.run('print("only this")')).text).toBe('only this\n');
+      expect(Buffer.concat(d.stray).length).toBe(0);
+      expect(d.stderr).toContain('not a writable location');
+    } finally {
+      await d.stop();
+    }
   });
 
   it('shows a multi-line value and a display() call as text, with no prompts', async () => {
