@@ -3,6 +3,7 @@
 # (there is no image registry to pull from). See test/images/README.md.
 #
 #   test/images/build.sh [IMAGE...]     IMAGE: bookworm busybox musl distroless nonroot
+#                                       python pydata
 #                                       (or the full tag, e.g. rc-test/musl:1); default: all
 #
 # An image whose tag already exists is left alone ("cached"); to rebuild one, `docker rmi` its
@@ -19,7 +20,7 @@ CACHE=${RC_IMAGES_CACHE:-$ROOT/.cache/images}
 MIRROR=${RC_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 SUITE=bookworm
 ENV_PATH='PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
-ALL=(bookworm busybox musl distroless nonroot)
+ALL=(bookworm busybox musl distroless nonroot python pydata)
 
 die() { echo "build.sh: ERROR: $*" >&2; exit 1; }
 tag_of() { echo "rc-test/$1:1"; }
@@ -28,7 +29,7 @@ now_ms() { local t=${EPOCHREALTIME/[.,]/}; echo $((t / 1000)); }
 image_exists() { docker image inspect "$1" >/dev/null 2>&1; }
 
 usage() {
-  sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 # ---------------------------------------------------------------- helpers (run inside a build)
@@ -136,8 +137,17 @@ import_rootfs() {
 
 # ---------------------------------------------------------------- the images
 
-build_bookworm() {
-  local tag=$1 tarball="$CACHE/$SUITE-minbase.tar"
+# The cached rootfs tarball NAME (see debootstrap_tarball).
+tarball_of() { echo "$CACHE/$SUITE-$1.tar"; }
+
+# Make tarball_of NAME, a `debootstrap --variant=minbase` rootfs with PACKAGES (and what they
+# depend on, not what they recommend) added, unless it exists. The function named SETUP ("-" for
+# none) is run on the rootfs before it is packed.
+debootstrap_tarball() {
+  local name=$1 setup=$2; shift 2
+  local tarball include=()
+  tarball=$(tarball_of "$name")
+  [ $# -gt 0 ] && include=("--include=$(IFS=,; echo "$*")")
   if [ ! -s "$tarball" ]; then
     is_root || die "debootstrap needs root: run this script as root once to create $tarball"
     if ! command -v debootstrap >/dev/null 2>&1; then
@@ -149,8 +159,9 @@ build_bookworm() {
     local dir="$WORK/rootfs"
     clean_dir "$dir"
     mkdir -p "$CACHE/debootstrap-debs"
-    debootstrap --variant=minbase --cache-dir="$CACHE/debootstrap-debs" "$SUITE" "$dir" "$MIRROR" </dev/null ||
+    debootstrap --variant=minbase "${include[@]}" --cache-dir="$CACHE/debootstrap-debs" "$SUITE" "$dir" "$MIRROR" </dev/null ||
       die "debootstrap failed"
+    [ "$setup" = - ] || "$setup" "$dir"
     # Host details debootstrap copied in; Docker provides its own at run time.
     rm -f "$dir/etc/resolv.conf" "$dir/etc/hostname"
     find "$dir/dev" -mindepth 1 -delete
@@ -160,9 +171,55 @@ build_bookworm() {
     mv "$tarball.tmp" "$tarball"
     clean_dir "$dir"
   fi
+}
+
+build_bookworm() {
+  local tag=$1 tarball
+  debootstrap_tarball minbase -
+  tarball=$(tarball_of minbase)
   docker import --change "ENV $ENV_PATH" --change 'CMD ["/bin/bash"]' \
     -m "debootstrap --variant=minbase $SUITE, built by test/images/build.sh" "$tarball" "$tag"
 }
+
+# A login user besides root, for the cells-run-as-the-session-user tests (`docker run --user
+# 1000:1000`, or the server's --username agent).
+add_agent_user() {
+  local root=$1
+  chroot "$root" groupadd -g 1000 agent
+  chroot "$root" useradd -m -u 1000 -g 1000 -d /home/agent -s /bin/bash agent
+}
+
+# Plain Python: the interpreter and venv, no IPython (the driver's plain-Python mode).
+PYTHON_PACKAGES=(python3 python3-venv)
+# Debian's IPython, matplotlib and pip: `!cmd`, `%pip` and figures. python3-munkres is the
+# second choice of python3-fonttools' `python3-scipy | python3-munkres`: with it scipy can go.
+PYDATA_PACKAGES=(python3 python3-matplotlib ipython3 python3-pip python3-munkres)
+
+# debootstrap takes the first of alternatives, so python3-fonttools brings python3-scipy, which
+# brings pythran, g++ and the Boost headers (1.2 GB in all). Purge scipy (munkres stands in for
+# it) and then whatever neither PACKAGES nor the required/important base still depend on.
+slim_rootfs() {
+  local root=$1; shift
+  chroot "$root" dpkg --purge python3-scipy
+  chroot "$root" dpkg-query -W -f='${Package} ${Priority}\n' | awk '$2 != "required" && $2 != "important" { print $1 }' |
+    grep -vxF -f <(printf '%s\n' "$@") | xargs chroot "$root" apt-mark auto >/dev/null
+  chroot "$root" env DEBIAN_FRONTEND=noninteractive apt-get autoremove --purge -y -q \
+    -o APT::AutoRemove::RecommendsImportant=false -o APT::AutoRemove::SuggestsImportant=false </dev/null
+}
+
+setup_pydata() { add_agent_user "$1"; slim_rootfs "$1" "${PYDATA_PACKAGES[@]}"; }
+
+# bookworm minbase plus PACKAGES, as TAG; the rootfs is cached as NAME, and SETUP run on it.
+build_with_packages() {
+  local tag=$1 name=$2 setup=$3; shift 3
+  debootstrap_tarball "$name" "$setup" "$@"
+  docker import --change "ENV $ENV_PATH" --change 'CMD ["/bin/bash"]' \
+    -m "debootstrap --variant=minbase --include=$(IFS=,; echo "$*") $SUITE, built by test/images/build.sh" \
+    "$(tarball_of "$name")" "$tag"
+}
+
+build_python() { build_with_packages "$1" python add_agent_user "${PYTHON_PACKAGES[@]}"; }
+build_pydata() { build_with_packages "$1" pydata setup_pydata "${PYDATA_PACKAGES[@]}"; }
 
 build_busybox() {
   local tag=$1 root="$WORK/rootfs"
