@@ -8,7 +8,7 @@
 // Each writes an esbuild metafile beside it (*.meta.json), which the tests read to check that no
 // host code is in the sandbox server.
 import { build } from 'esbuild';
-import { chmodSync, copyFileSync, existsSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, writeFileSync } from 'node:fs';
 import { root, serverBuild } from './options.mjs';
 
 // CommonJS dependencies call require(); give the ESM bundle a real one.
@@ -32,4 +32,4 @@ for (const [entry, out] of [
   chmodSync(`${root}dist/${out}`, 0o755);
 }
 
-if (existsSync(`${root}server/ipython/driver.py`)) copyFileSync(`${root}server/ipython/driver.py`, `${root}dist/ipython-driver.py`);
+copyFileSync(`${root}server/ipython/driver.py`, `${root}dist/ipython-driver.py`);

@@ -217,7 +217,7 @@ export class CellRunner {
     if (code.trim().toUpperCase() !== 'C-C') return false;
     if (cell.completion) return true;
     if (++cell.interrupts === 1) this.kernel?.interrupt();
-    else void this.kernel?.close();
+    else void this.kernel?.close('by a second C-c');
     return true;
   }
 
@@ -230,17 +230,19 @@ export class CellRunner {
     if (completion) {
       this.cell = null;
       cell.capture.close();
-      if (completion.exitNote) text += `${text && !text.endsWith('\n') ? '\n' : ''}[${completion.exitNote}]`;
+      if (completion.exitNote) text = withNote(text, `[${completion.exitNote}]`);
       else if (!text.trim() && !prefix) text = NO_OUTPUT;
       images = completion.images.length ? completion.images : null;
     } else if (ending === 'refused') {
-      text +=
-        `\n[Your code "${quote(args.code)}" is NOT executed. The previous cell is still running - You CANNOT ` +
-        `run new code until the previous cell is completed. ${GUIDANCE}]`;
+      text = withNote(
+        text,
+        `[Your code "${quote(args.code)}" is NOT executed. The previous cell is still running - You CANNOT ` +
+          `run new code until the previous cell is completed. ${GUIDANCE}]`,
+      );
     } else if (ending === 'hard') {
-      text += `\n[The cell timed out after ${seconds} seconds. ${GUIDANCE}]`;
+      text = withNote(text, `[The cell timed out after ${seconds} seconds. ${GUIDANCE}]`);
     } else {
-      text += `\n[The cell has no new output after ${seconds} seconds. ${GUIDANCE}]`;
+      text = withNote(text, `[The cell has no new output after ${seconds} seconds. ${GUIDANCE}]`);
     }
     const meta: IpythonMeta = {
       still_running: !completion,
@@ -358,6 +360,12 @@ function isExecutable(path: string): boolean {
 
 function isKey(code: string): boolean {
   return /^\s*C-[a-z]\s*$/i.test(code);
+}
+
+/** The output, then a note on a line of its own. */
+function withNote(text: string, note: string): string {
+  const body = text.trimEnd();
+  return body ? `${body}\n${note}` : note;
 }
 
 function quote(code: string): string {

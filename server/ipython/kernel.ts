@@ -67,6 +67,8 @@ export class Kernel extends EventEmitter<KernelEvents> {
   private controlBuffer = '';
   private stderr = '';
   private isReady = false;
+  /** Why the server ended the interpreter, for the exit description. */
+  private endedBecause: string | null = null;
   /** The cell whose end mark is awaited. */
   private markFor: number | null = null;
   private markSeen = false;
@@ -98,7 +100,7 @@ export class Kernel extends EventEmitter<KernelEvents> {
     this.exited = new Promise((resolve) => {
       this.child.on('close', (code, signal) => {
         this.alive = false;
-        const how = signal ? `was killed by ${signal}` : `exited with status ${code}`;
+        const how = this.endedBecause ? `was ended ${this.endedBecause}` : signal ? `was killed by ${signal}` : `exited with status ${code}`;
         const why = this.stderr.trim() ? `: ${lastLines(this.stderr)}` : '';
         readyReject(new Error(`${how}${this.isReady ? '' : ' before it was ready'}${why}`));
         this.emit('exit', how);
@@ -146,9 +148,10 @@ export class Kernel extends EventEmitter<KernelEvents> {
     this.signalGroup('SIGINT');
   }
 
-  /** Ends the interpreter and everything it started; resolves when it is gone. */
-  close(): Promise<void> {
+  /** Ends the interpreter and everything it started; resolves when it is gone. `because` completes "was ended ...". */
+  close(because = 'by the server'): Promise<void> {
     if (!this.alive) return this.exited;
+    this.endedBecause ??= because;
     this.signalGroup('SIGTERM');
     const force = setTimeout(() => this.signalGroup('SIGKILL'), CLOSE_GRACE_MS);
     force.unref();
@@ -223,8 +226,7 @@ export class Kernel extends EventEmitter<KernelEvents> {
   }
 
   private violation(what: string): void {
-    this.stderr += `the driver sent ${what}; the interpreter was stopped\n`;
-    void this.close();
+    void this.close(`because its driver sent ${what}`);
   }
 }
 
