@@ -2,7 +2,7 @@
 
 The server starts it as `python3 ipython-driver.py` with fd 0 = /dev/null, fd 1 = the output pipe,
 fd 2 = a pipe it reads only while the driver starts, and fd 3 = the control socket (one JSON object
-per line, see PROTOCOL.md, run_ipython). Standard library only; CPython 3.7 to 3.13.
+per line, see PROTOCOL.md, run_ipython). Standard library only; CPython 3.7 to 3.13 (3.6 runs too).
 
 Whatever a cell does, the driver either reports the cell's outcome or the process exits (and the
 server starts a fresh one). All of a cell's output goes to fd 1; when the cell ends the driver
@@ -723,11 +723,12 @@ def start():
     os.dup2(out_fd, 1)
     os.dup2(out_fd, 2)  # the start-up pipe closes here; from now on stderr is the output pipe
 
-    os.register_at_fork(
-        before=output.before_fork,
-        after_in_parent=output.after_fork_in_parent,
-        after_in_child=lambda: (output.after_fork_in_child(), channel.close_in_child()),
-    )
+    if hasattr(os, "register_at_fork"):  # Python 3.7+ (3.6 runs, without it)
+        os.register_at_fork(
+            before=output.before_fork,
+            after_in_parent=output.after_fork_in_parent,
+            after_in_child=lambda: (output.after_fork_in_child(), channel.close_in_child()),
+        )
     if hasattr(sys, "addaudithook"):
         sys.addaudithook(output.audit)
     threading.Thread(target=output.flush_loop, name="ipython-driver-flush", daemon=True).start()

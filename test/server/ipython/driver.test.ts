@@ -505,22 +505,28 @@ describe('matplotlib (a cached venv)', () => {
 });
 
 describe('the driver file', () => {
-  const versions = ['/root/.pyenv/versions/3.7.16/bin/python3', '/root/.pyenv/versions/3.13.0/bin/python3'];
+  const pyenv = (v: string) => `/root/.pyenv/versions/${v}/bin/python3`;
+  const others = ['3.6.15', '3.7.16', '3.12.1', '3.13.0'].filter((v) => pythonCan(pyenv(v), 'pass'));
+
   it('compiles on python3, and on CPython 3.7 and 3.13 where present', () => {
-    for (const python of ['python3', PLAIN, ...versions.filter((p) => pythonCan(p, 'pass'))]) {
+    for (const python of ['python3', PLAIN, ...others.map(pyenv)]) {
       const r = spawnSync(python, ['-c', 'import sys; compile(open(sys.argv[1]).read(), sys.argv[1], "exec")', DRIVER], { encoding: 'utf8' });
       expect(r.status, `${python}: ${r.stderr}`).toBe(0);
     }
   });
 
-  it.runIf(pythonCan(versions[0], 'pass'))('runs cells on CPython 3.7', async () => {
-    const { driver, ready } = await DriverProcess.start(versions[0]);
-    try {
-      expect(ready.version).toBe('3.7.16');
-      expect((await driver.run('x = 2\nx ** 10')).text).toBe('1024\n');
-      expect((await driver.run('1/0')).error).toBe('ZeroDivisionError');
-    } finally {
-      await driver.stop();
-    }
-  });
+  for (const version of others) {
+    it(`runs cells on CPython ${version}`, async () => {
+      const { driver, ready } = await DriverProcess.start(pyenv(version));
+      try {
+        expect(ready.version).toBe(version);
+        expect((await driver.run('x = 2\nx ** 10')).text).toBe('1024\n');
+        const failed = await driver.run('print("out")\n1/0');
+        expect(failed.error).toBe('ZeroDivisionError');
+        expect(failed.text).toMatch(/^out\nTraceback \(most recent call last\):\n {2}File "<cell-2>", line 2, in <module>\n/);
+      } finally {
+        await driver.stop();
+      }
+    });
+  }
 });
