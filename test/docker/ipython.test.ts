@@ -227,6 +227,17 @@ describe.runIf(hasEngine)('run_ipython on real images (mount mode)', () => {
       plausible(decode(obs.extras.image_urls[0]));
     }, 180_000);
 
+    it('accepts %matplotlib inline, the notebook idiom, and then returns each plt.show() as an image', async () => {
+      const inline = await cell('pydata', '%matplotlib inline', { session: 'inline', blocking: true }, 120);
+      expect(inline.meta.exception, inline.content).toBeNull();
+      expect(inline.success).toBe(true);
+      const obs = await cell('pydata', 'import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.show()\nplt.plot([3, 2, 1])\nplt.show()', { session: 'inline', blocking: true }, 120);
+      expect(obs.meta.exception, obs.content).toBeNull();
+      expect(obs.extras.image_urls, obs.content).toHaveLength(2);
+      obs.extras.image_urls.forEach((url: string) => plausible(decode(url)));
+      expect(obs.extras.image_urls[0]).not.toBe(obs.extras.image_urls[1]);
+    }, 180_000);
+
     it('runs !cmd in a shell', async () => {
       const obs = await cell('pydata', '!echo hi', { session: 'bang', blocking: true }, 120);
       expect(obs.success).toBe(true);
