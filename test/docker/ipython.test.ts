@@ -178,6 +178,24 @@ describe.runIf(hasEngine)('run_ipython on real images (mount mode)', () => {
       expect(after.meta.python).toBe(sleeping.meta.python);
     }, 60_000);
 
+    it('says that `!cmd` and `%pip` need IPython, which this image does not have', async () => {
+      for (const code of ['!echo hi', '%pip --version']) {
+        const obs = await cell('python', code, { session: 'plain' });
+        expect(obs.meta.exception).toBe('SyntaxError');
+        expect(split(obs.content).text).toMatch(/SyntaxError: `!` and `%` lines need IPython, which this python \(\/usr\/bin\/python3(\.\d+)?\) cannot import$/);
+      }
+    }, 60_000);
+
+    it('starts a fresh interpreter, with a note, after the last one was killed from the bash session', async () => {
+      await cell('python', 'lost = 1', { session: 'killed' });
+      const pid = Number(split((await cell('python', 'import os; os.getpid()', { session: 'killed' })).content).text);
+      expect(pid).toBeGreaterThan(1);
+      expect((await run('python', `kill -9 ${pid} && sleep 0.5 && echo killed`, { session: 'killed' })).content).toBe('killed\n');
+      const obs = await cell('python', '"lost" in globals()', { session: 'killed' });
+      expect(split(obs.content).text).toBe('[The Python interpreter was killed by SIGKILL; this cell runs in a fresh one: variables and imports from earlier cells are gone.]\nFalse');
+      expect(split((await cell('python', 'os.getpid()', { session: 'killed' })).content).text).toMatch(/NameError/);
+    }, 60_000);
+
     it('runs cells as the session user when the container runs as a non-root user', async () => {
       const code = 'import os, pwd\n(os.getuid(), os.getgid(), pwd.getpwuid(os.getuid()).pw_name, os.path.expanduser("~"))';
       expect(split((await cell('pythonUser', code)).content).text).toBe("(1000, 1000, 'agent', '/home/agent')");
