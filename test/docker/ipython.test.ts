@@ -43,9 +43,12 @@ async function execute(box: Box, action: Record<string, unknown>): Promise<any> 
   return body;
 }
 
-/** A run_ipython action; `timeout` is the hard timeout in seconds. */
+/**
+ * A run_ipython action; `timeout` is the hard timeout in seconds. Blocking unless args say not:
+ * on two busy cores a quick cell may be quiet for longer than the 2 s soft timeout.
+ */
 function cell(box: Box, code: string, args: Record<string, unknown> = {}, timeout?: number): Promise<any> {
-  return execute(box, { action: 'run_ipython', args: { code, ...args }, ...(timeout ? { timeout } : {}) });
+  return execute(box, { action: 'run_ipython', args: { code, blocking: true, ...args }, ...(timeout ? { timeout } : {}) });
 }
 
 function run(box: Box, command: string, args: Record<string, unknown> = {}, timeout?: number): Promise<any> {
@@ -163,7 +166,7 @@ describe.runIf(hasEngine)('run_ipython on real images (mount mode)', () => {
     it('interrupts time.sleep(30) with C-c (KeyboardInterrupt), and the interpreter keeps its variables', async () => {
       await cell('python', 'kept_through = 7', { session: 'intr' });
       const started = Date.now();
-      const sleeping = await cell('python', 'import time\nprint("going to sleep", flush=True)\ntime.sleep(30)\nprint("woke up")', { session: 'intr' });
+      const sleeping = await cell('python', 'import time\nprint("going to sleep", flush=True)\ntime.sleep(30)\nprint("woke up")', { session: 'intr', blocking: false });
       expect(sleeping.meta).toMatchObject({ still_running: true, refused: false });
       // (One blank line or none before the note: the server's unit test pins that down.)
       expect(sleeping.content).toMatch(/^going to sleep\n\n?\[The cell has no new output after 2 seconds\./);
@@ -229,8 +232,7 @@ describe.runIf(hasEngine)('run_ipython on real images (mount mode)', () => {
     };
 
     it('returns a figure the cell left open as one PNG data URL', async () => {
-      // blocking: the first import of matplotlib may be quiet for longer than the soft timeout.
-      const obs = await cell('pydata', 'import matplotlib.pyplot as plt\nfig, ax = plt.subplots()\nax.plot([1, 2, 3], [1, 4, 9])\n_ = ax.set_title("squares")', { session: 'plot', blocking: true }, 120);
+      const obs = await cell('pydata', 'import matplotlib.pyplot as plt\nfig, ax = plt.subplots()\nax.plot([1, 2, 3], [1, 4, 9])\n_ = ax.set_title("squares")', { session: 'plot' }, 120);
       expect(obs.meta).toMatchObject({ still_running: false, exception: null });
       expect(obs.extras.image_urls, obs.content).toHaveLength(1);
       plausible(decode(obs.extras.image_urls[0]));
@@ -239,17 +241,17 @@ describe.runIf(hasEngine)('run_ipython on real images (mount mode)', () => {
     }, 180_000);
 
     it('returns a figure shown with plt.show() once', async () => {
-      const obs = await cell('pydata', 'import matplotlib.pyplot as plt\nplt.plot([3, 1, 2])\nplt.title("shown")\nplt.show()', { session: 'show', blocking: true }, 120);
+      const obs = await cell('pydata', 'import matplotlib.pyplot as plt\nplt.plot([3, 1, 2])\nplt.title("shown")\nplt.show()', { session: 'show' }, 120);
       expect(obs.meta).toMatchObject({ still_running: false, exception: null });
       expect(obs.extras.image_urls, obs.content).toHaveLength(1);
       plausible(decode(obs.extras.image_urls[0]));
     }, 180_000);
 
     it('accepts %matplotlib inline, the notebook idiom, and then returns each plt.show() as an image', async () => {
-      const inline = await cell('pydata', '%matplotlib inline', { session: 'inline', blocking: true }, 120);
+      const inline = await cell('pydata', '%matplotlib inline', { session: 'inline' }, 120);
       expect(inline.meta.exception, inline.content).toBeNull();
       expect(inline.success).toBe(true);
-      const obs = await cell('pydata', 'import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.show()\nplt.plot([3, 2, 1])\nplt.show()', { session: 'inline', blocking: true }, 120);
+      const obs = await cell('pydata', 'import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.show()\nplt.plot([3, 2, 1])\nplt.show()', { session: 'inline' }, 120);
       expect(obs.meta.exception, obs.content).toBeNull();
       expect(obs.extras.image_urls, obs.content).toHaveLength(2);
       obs.extras.image_urls.forEach((url: string) => plausible(decode(url)));
@@ -257,7 +259,7 @@ describe.runIf(hasEngine)('run_ipython on real images (mount mode)', () => {
     }, 180_000);
 
     it('runs !cmd in a shell', async () => {
-      const obs = await cell('pydata', '!echo hi', { session: 'bang', blocking: true }, 120);
+      const obs = await cell('pydata', '!echo hi', { session: 'bang' }, 120);
       expect(obs.success).toBe(true);
       expect(split(obs.content).text).toBe('hi');
       // The shell command runs in the cell's cwd, which is the bash session's.
@@ -266,13 +268,13 @@ describe.runIf(hasEngine)('run_ipython on real images (mount mode)', () => {
     }, 180_000);
 
     it("runs %pip, with the image's pip", async () => {
-      const obs = await cell('pydata', '%pip --version', { session: 'pip', blocking: true }, 120);
+      const obs = await cell('pydata', '%pip --version', { session: 'pip' }, 120);
       expect(obs.meta.exception).toBeNull();
       expect(split(obs.content).text).toMatch(/^pip \d+(\.\d+)+ from \/usr\/lib\/python3\/dist-packages\/pip \(python 3\.\d+\)/m);
     }, 180_000);
 
     it("prints the last expression's value without an Out[n]: prompt", async () => {
-      const obs = await cell('pydata', 'x = 40\nx + 2', { session: 'out', blocking: true }, 120);
+      const obs = await cell('pydata', 'x = 40\nx + 2', { session: 'out' }, 120);
       expect(split(obs.content).text).toBe('42');
       expect(obs.content).not.toMatch(/Out\[\d+\]/);
       const text = split((await cell('pydata', '"a string"', { session: 'out' })).content).text;
