@@ -53,8 +53,9 @@ export class ActionRecord {
     return this.observationBytes + this.window.size;
   }
 
-  pushOutput(data: string): void {
-    this.window.push(data);
+  /** `encoded`, when given, is `data` as UTF-8 (saves encoding it again). */
+  pushOutput(data: string, encoded?: Buffer): void {
+    this.window.push(data, encoded);
     for (const [sub, cursor] of this.subscribers) this.pump(sub, cursor);
   }
 

@@ -32,15 +32,18 @@ export class OutputWindow {
     return this.head < this.starts.length ? this.end - this.starts[this.head]! : 0;
   }
 
-  push(chunk: string): void {
-    let bytes = Buffer.byteLength(chunk);
+  /** `encoded`, when the caller has it, is `chunk` as UTF-8 (copied, not encoded again). */
+  push(chunk: string, encoded?: Buffer): void {
+    let bytes = encoded ? encoded.length : Buffer.byteLength(chunk);
     if (bytes > this.capacityBytes) {
       chunk = chunk.slice(-Math.floor(this.capacityBytes / 4));
+      encoded = undefined;
       bytes = Buffer.byteLength(chunk);
     }
     while (this.size + bytes > this.capacityBytes) this.dropOldest();
     this.ensure(this.size + bytes);
-    this.write(chunk, this.end);
+    if (encoded) this.writeBytes(encoded, this.end);
+    else this.write(chunk, this.end);
     this.starts.push(this.end);
     this.end += bytes;
     this.lastChunk = chunk;

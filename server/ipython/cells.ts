@@ -33,7 +33,7 @@ export interface ShellView {
   pythonPath: string | null;
 }
 
-type OutputSink = (raw: string) => void;
+type OutputSink = (raw: string, encoded?: Buffer) => void;
 type Ending = 'done' | 'soft' | 'hard' | 'refused';
 
 interface Cell {
@@ -281,11 +281,11 @@ export class CellRunner {
     this.kernel = kernel;
     this.syncedCwd = view.cwd;
     this.initCodeRun = false;
-    kernel.on('output', (raw) => {
+    kernel.on('output', (raw, encoded) => {
       const cell = this.cell;
       if (!cell || cell.completion) return;
       cell.lastOutputAt = Date.now();
-      cell.sink?.(raw);
+      cell.sink?.(raw, encoded);
       cell.capture.push(cell.cleaner.push(raw));
     });
     kernel.on('done', (id, done) => {

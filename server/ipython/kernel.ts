@@ -12,7 +12,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
-import { StringDecoder } from 'node:string_decoder';
 import { sessionInitArgs } from '../shell/init.js';
 import type { ShellUser } from '../shell/session.js';
 
@@ -40,7 +39,8 @@ export interface CellDone {
 }
 
 interface KernelEvents {
-  output: [text: string];
+  /** Output text, and the same as UTF-8 when it is exactly the bytes the pipe brought. */
+  output: [text: string, encoded?: Buffer];
   done: [id: number, done: CellDone];
   exit: [description: string];
 }
@@ -62,7 +62,8 @@ export class Kernel extends EventEmitter<KernelEvents> {
   private readonly child: ChildProcess;
   private readonly control: Socket;
   private readonly nonce = randomBytes(16).toString('hex');
-  private readonly decoder = new StringDecoder('utf8');
+  /** The start of a UTF-8 sequence the last chunk ended in. */
+  private partial: Buffer | null = null;
   private carry = '';
   private controlBuffer = '';
   private stderr = '';
@@ -110,7 +111,7 @@ export class Kernel extends EventEmitter<KernelEvents> {
     this.child.on('error', (error) => {
       this.stderr += `${error.message}\n`;
     });
-    this.child.stdout!.on('data', (chunk: Buffer) => this.onOutput(this.decoder.write(chunk)));
+    this.child.stdout!.on('data', (chunk: Buffer) => this.onBytes(chunk));
     this.child.stderr!.on('data', (chunk: Buffer) => {
       if (this.stderr.length < MAX_STDERR) this.stderr += chunk.toString('utf8').slice(0, MAX_STDERR - this.stderr.length);
     });
@@ -173,10 +174,29 @@ export class Kernel extends EventEmitter<KernelEvents> {
     }
   }
 
-  private onOutput(text: string): void {
+  /** Cuts the pipe's bytes at a character boundary, so that each chunk decodes alone. */
+  private onBytes(chunk: Buffer): void {
+    if (this.partial) {
+      chunk = Buffer.concat([this.partial, chunk]);
+      this.partial = null;
+    }
+    const cut = completeLength(chunk);
+    if (cut < chunk.length) {
+      this.partial = Buffer.from(chunk.subarray(cut));
+      chunk = chunk.subarray(0, cut);
+    }
+    if (chunk.length) this.onOutput(chunk.toString('utf8'), chunk);
+  }
+
+  private onOutput(text: string, encoded: Buffer): void {
     const mark = this.markFor === null || this.markSeen ? null : `${MARK_PREFIX}${this.nonce};${this.markFor}\x07`;
     if (!mark) {
-      if (text) this.emit('output', text);
+      // Invalid UTF-8 decodes to U+FFFD: then the bytes are not the text's encoding.
+      if (text) this.emit('output', text, text.includes('\ufffd') ? undefined : encoded);
+      return;
+    }
+    if (!this.carry && !text.includes(MARK_PREFIX[0]!)) {
+      this.emit('output', text, text.includes('\ufffd') ? undefined : encoded);
       return;
     }
     const s = this.carry + text;
@@ -237,6 +257,19 @@ function partialSuffix(s: string, mark: string): number {
     if (mark.startsWith(s.slice(i))) return s.length - i;
   }
   return 0;
+}
+
+/** Bytes of `chunk` up to the start of a UTF-8 sequence that is cut off at its end. */
+function completeLength(chunk: Buffer): number {
+  const n = chunk.length;
+  for (let back = 1; back <= 3 && back <= n; back++) {
+    const byte = chunk[n - back]!;
+    if ((byte & 0xc0) === 0x80) continue; // a continuation byte: look further back
+    if (byte < 0x80) return n; // ASCII: complete
+    const need = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : byte >= 0xc0 ? 2 : 1;
+    return back < need ? n - back : n;
+  }
+  return n;
 }
 
 function lastLines(text: string): string {

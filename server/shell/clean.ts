@@ -6,6 +6,8 @@ const ESCAPES =
   /\x1b\[[0-?]*[ -/]*[@-~]|\x9b[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[PX^_][^\x1b]*\x1b\\|\x1b[ -/]*[0-~]/g;
 /** C0 controls other than TAB, LF and CR (stray ESC included), DEL, and C1 controls. */
 const CONTROLS = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]/g;
+/** Any byte clean() may remove or change: the controls, ESC and CSI, and CR. */
+const NEEDS_WORK = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/;
 /** A sequence, starting at an ESC, that is not finished yet. */
 const INCOMPLETE = /^\x1b(?:\[[0-?]*[ -/]*|\][^\x07\x1b]*\x1b?|[PX^_][^\x1b]*\x1b?|[ -/]*)$/;
 /** An OSC or string sequence still open (its terminating ESC \ may be the lone ESC after it). */
@@ -41,7 +43,9 @@ export class TextCleaner {
 /** Where the unfinished tail of `s` begins (s.length when there is none). */
 function incompleteTail(s: string): number {
   const from = Math.max(0, s.length - MAX_CARRY);
-  const esc = s.lastIndexOf('\x1b');
+  // Only the last MAX_CARRY characters can hold it: a big chunk is not scanned whole.
+  const inTail = (from ? s.slice(from) : s).lastIndexOf('\x1b');
+  const esc = inTail === -1 ? -1 : from + inTail;
   if (esc >= from) {
     if (esc === s.length - 1) {
       const open = s.lastIndexOf('\x1b', esc - 1);
@@ -55,6 +59,9 @@ function incompleteTail(s: string): number {
 
 /** Cleans a complete piece of terminal output; each pass runs only when its bytes are present. */
 export function clean(s: string): string {
+  // One scan for the common case, plain text: nothing below runs.
+  NEEDS_WORK.lastIndex = 0;
+  if (!NEEDS_WORK.test(s)) return s;
   if (s.includes('\x1b') || s.includes('\x9b')) s = s.replace(ESCAPES, '');
   if (s.includes('\r')) s = s.replace(/\r+\n/g, '\n');
   CONTROLS.lastIndex = 0;

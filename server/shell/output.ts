@@ -114,14 +114,13 @@ export class OutputCapture {
 
   private save(text: string): void {
     if (this.fd === null || this.path === null) return;
-    const bytes = Buffer.byteLength(text);
-    if (!this.target.files.reserve(this.path, bytes)) {
+    const buffer = Buffer.from(text);
+    if (!this.target.files.reserve(this.path, buffer.length)) {
       this.failure = 'the disk budget for saved outputs is used up';
       this.closeFile();
       return;
     }
     try {
-      const buffer = Buffer.from(text);
       for (let at = 0; at < buffer.length; ) at += writeSync(this.fd, buffer, at);
       this.savedChars += text.length;
     } catch (e) {

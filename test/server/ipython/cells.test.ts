@@ -2,7 +2,7 @@
 // state kept between cells, the bash session's cwd, timeouts that never kill, C-c, a dead
 // interpreter replaced with a note, the session user, and the clean error without Python.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync, mkdtempSync, symlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer, KEY, type TestServer } from '../../helpers/server.js';
@@ -57,6 +57,20 @@ describe('run_ipython', () => {
     expect(obs.content).toContain('ZeroDivisionError');
     expect(obs.content).toContain('return 1/0');
     expect((await cell(server, 'kept["a"]')).content).toBe('41');
+  });
+
+  it('keeps multi-byte characters whole across pipe reads, in content, in the full output file and in the stream', async () => {
+    const ws = await server.ws();
+    try {
+      ws.send({ type: 'execute', id: 'utf8-cell', action: { action: 'run_ipython', args: { code: 'print("é€😀" * 40000)', include_extra: false, blocking: true } } });
+      const { observation } = await ws.waitFor((f) => f.type === 'observation' && f.id === 'utf8-cell');
+      const streamed = ws.frames.filter((f) => f.type === 'output' && f.id === 'utf8-cell').map((f) => f.data).join('');
+      expect(streamed).toBe('é€😀'.repeat(40000) + '\n');
+      expect(observation.content).not.toContain('\ufffd');
+      expect(readFileSync(observation.meta.full_output_path, 'utf8')).toBe('é€😀'.repeat(40000) + '\n');
+    } finally {
+      await ws.close();
+    }
   });
 
   it("runs in the bash session's cwd, and follows it when bash moves", async () => {
