@@ -4,7 +4,8 @@
 # test/server/openhands/requirements.txt, installed with pip --no-deps (no resolver: the same
 # set every time). The venv lives in a cache outside the clone, keyed by the version and the
 # requirements' hash; it counts as made only once its imports were checked, so a run killed
-# half-way is redone. Prints the venv's python on stdout; progress goes to stderr.
+# half-way is redone, and a new one replaces the older ones. Prints the venv's python on stdout;
+# progress goes to stderr.
 #
 #   bash scripts/openhands.sh                 install if needed, print the python
 #   bash scripts/openhands.sh --print-python  print the python of a finished install; exit 1 if none
@@ -31,7 +32,7 @@ die() { say "$*"; exit 1; }
 case "${1:-}" in
   '') mode=install ;;
   --print-python) mode=print ;;
-  -h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h | --help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   *) echo "openhands.sh: unknown argument '$1' (use --print-python or nothing)" >&2; exit 2 ;;
 esac
 
@@ -131,5 +132,9 @@ fi
 LITELLM_LOCAL_MODEL_COST_MAP=True "$PY" -c "$IMPORTS" >/dev/null ||
   die "the install in $VENV does not import OpenHands' runtime client; see the traceback above."
 touch "$VENV/.complete"
+# Each install is some 700 MB: those of other requirements (an older pin set) go.
+for old in "$CACHE"/openhands-*; do
+  [ "$old" = "$VENV" ] || [ ! -d "$old" ] || { say "removing the older install $old"; rm -rf "$old"; }
+done
 say "done: $VENV"
 echo "$PY"

@@ -60,6 +60,17 @@ afterAll(async () => {
   if (scratch) rmSync(scratch, { recursive: true, force: true });
 });
 
+it('a second run of scripts/openhands.sh finds the install made: the same python, in under a second', async (ctx) => {
+  if (!python) return ctx.skip();
+  const started = performance.now();
+  const again = await runProcess('bash', [join(ROOT, 'scripts/openhands.sh')], { timeoutMs: 30_000 });
+  const elapsedMs = performance.now() - started;
+  expect(again.code, again.stderr).toBe(0);
+  expect(again.stdout).toBe(`${python}\n`);
+  expect(again.stderr).toBe('');
+  expect(elapsedMs).toBeLessThan(1000);
+});
+
 it('OpenHands 1.6.0 runtime client: every case of the Python suite passes', async (ctx) => {
   if (!python || !server) return ctx.skip();
   const workDir = server.proc.spawnargs[server.proc.spawnargs.indexOf('--working-dir') + 1]!;
