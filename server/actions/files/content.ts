@@ -8,31 +8,35 @@ export const MAX_CONTENT_BYTES = 16 * 1024 * 1024;
 /** How many leading bytes decide text versus binary. */
 const SNIFF_BYTES = 8192;
 
-export type Sniffed = { kind: 'text' } | { kind: 'binary' } | { kind: 'image'; mime: string };
+/** `media`: a file read answers whole as a `data:` URL (images; PDFs, videos and Ogg, as OpenHands' server did). */
+export type Sniffed = { kind: 'text' } | { kind: 'binary' } | { kind: 'media'; mime: string };
 
 const IMAGES: { mime: string; magic: number[]; at?: number }[] = [
   { mime: 'image/png', magic: [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a] },
   { mime: 'image/jpeg', magic: [0xff, 0xd8, 0xff] },
   { mime: 'image/gif', magic: [0x47, 0x49, 0x46, 0x38] },
   { mime: 'image/bmp', magic: [0x42, 0x4d] },
+  { mime: 'application/pdf', magic: [0x25, 0x50, 0x44, 0x46, 0x2d] }, // %PDF-
+  { mime: 'video/webm', magic: [0x1a, 0x45, 0xdf, 0xa3] },
+  { mime: 'audio/ogg', magic: [0x4f, 0x67, 0x67, 0x53] }, // OggS, as Python's mimetypes names .ogg
 ];
 
-/** Text, binary (a NUL byte in the first 8 KiB) or an image (by magic bytes). */
+/** Text, binary (a NUL byte in the first 8 KiB) or media (an image, a PDF, a video or Ogg, by magic bytes). */
 export async function sniff(path: string): Promise<Sniffed> {
   const handle = await open(path, 'r');
   try {
     const buf = Buffer.alloc(SNIFF_BYTES);
     const { bytesRead } = await handle.read(buf, 0, SNIFF_BYTES, 0);
     const head = buf.subarray(0, bytesRead);
-    const image = imageMime(head);
-    if (image) return { kind: 'image', mime: image };
+    const media = mediaMime(head);
+    if (media) return { kind: 'media', mime: media };
     return head.includes(0) ? { kind: 'binary' } : { kind: 'text' };
   } finally {
     await handle.close();
   }
 }
 
-function imageMime(head: Buffer): string | undefined {
+function mediaMime(head: Buffer): string | undefined {
   for (const { mime, magic } of IMAGES) {
     if (head.length >= magic.length && magic.every((b, i) => head[i] === b)) {
       // "BM" alone is common in text; a BMP also has its header size at byte 14.
@@ -41,6 +45,8 @@ function imageMime(head: Buffer): string | undefined {
     }
   }
   if (head.length >= 12 && head.toString('latin1', 0, 4) === 'RIFF' && head.toString('latin1', 8, 12) === 'WEBP') return 'image/webp';
+  // An ISO media file (MP4) starts with the size of its ftyp box, then 'ftyp'.
+  if (head.length >= 12 && head.toString('latin1', 4, 8) === 'ftyp') return 'video/mp4';
   return undefined;
 }
 

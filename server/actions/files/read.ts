@@ -1,4 +1,4 @@
-// The read action: a range of text lines, an image as a data: URL, or an error for a binary file;
+// The read action: a range of text lines, an image, PDF or video as a data: URL, or an error for a binary file;
 // with impl_source "oh_aci", the editor's `view`.
 import { readFile } from 'node:fs/promises';
 import type { ReadArgs, ReadObservation } from '@runtime-client/protocol';
@@ -22,9 +22,9 @@ export async function readAction(access: FileAccess, path: string, args: ReadArg
     if (kind.kind === 'binary') {
       throw new FileError('ERROR_BINARY_FILE', `The file ${path} is binary (it holds NUL bytes) and cannot be read as text.`);
     }
-    if (kind.kind === 'image') {
+    if (kind.kind === 'media') {
       if (info.size > MAX_CONTENT_BYTES) {
-        throw new FileError('ERROR_FILE_TOO_LARGE', `The image ${path} is larger than ${MAX_CONTENT_BYTES / 1024 / 1024} MiB.`);
+        throw new FileError('ERROR_FILE_TOO_LARGE', `The file ${path} (${kind.mime}) is larger than ${MAX_CONTENT_BYTES / 1024 / 1024} MiB.`);
       }
       const data = await readFile(path);
       return {

@@ -1,4 +1,4 @@
-// read: line ranges against the session cwd, binary files refused, images as data: URLs, huge files streamed.
+// read: line ranges against the session cwd, binary files refused, images, PDFs and videos as data: URLs, huge files streamed.
 import { execSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -86,6 +86,20 @@ describe('read', () => {
     const obs = await act(server, 'read', { path: join(dir, 'pixel.png') });
     expect(obs.success).toBe(true);
     expect(obs.content).toBe(`data:image/png;base64,${png.toString('base64')}`);
+  });
+
+  it('returns a PDF, a video and an Ogg file as data: URLs, as OpenHands\' server did', async () => {
+    const files: [string, Buffer, string][] = [
+      ['doc.pdf', Buffer.concat([Buffer.from('%PDF-1.4\n'), Buffer.from([0, 0xff, 0xfe]), Buffer.from('\n%%EOF\n')]), 'application/pdf'],
+      ['clip.mp4', Buffer.concat([Buffer.from([0, 0, 0, 0x18]), Buffer.from('ftypmp42'), Buffer.alloc(12)]), 'video/mp4'],
+      ['clip.webm', Buffer.from([0x1a, 0x45, 0xdf, 0xa3, 0, 0, 0, 0]), 'video/webm'],
+      ['sound.ogg', Buffer.concat([Buffer.from('OggS'), Buffer.alloc(8)]), 'audio/ogg'],
+    ];
+    for (const [name, data, mime] of files) {
+      writeFileSync(join(dir, name), data);
+      const obs = await act(server, 'read', { path: join(dir, name) });
+      expect(obs.content, name).toBe(`data:${mime};base64,${data.toString('base64')}`);
+    }
   });
 
   it('answers a missing file, a directory and an unreadable file with error observations', async () => {

@@ -119,3 +119,13 @@ def test_write_to_a_directory_is_an_error(send, scratch):
     obs = send(FileWriteAction(path=scratch, content='x'))
     assert isinstance(obs, ErrorObservation)
     assert obs.error_id == 'ERROR_IS_DIRECTORY'
+
+
+def test_read_pdf_as_data_url(send, scratch):
+    # OpenHands' server answered a .pdf with its bytes as a data: URL.
+    path = os.path.join(scratch, 'doc.pdf')
+    data = b'%PDF-1.4\n\x00\xff\xfe binary body\n%%EOF\n'
+    write(path, data)
+    obs = send(FileReadAction(path=path))
+    assert isinstance(obs, FileReadObservation)
+    assert obs.content == 'data:application/pdf;base64,' + base64.b64encode(data).decode()
