@@ -56,7 +56,7 @@ find_python() {
   for candidate in $(printf '%s\n' "${roots[@]}" | sort -u | sed 's|$|/versions/3.1[2-9]*/bin/python3|'); do
     usable "$candidate" && return
   done
-  die "no Python >= 3.12 (with venv) found: tried python3.13, python3.12 and python3 on PATH and pyenv's versions. Install one, set OPENHANDS_PYTHON=/path/to/python3.12, or OPENHANDS_PYTHON=trixie (as root) to build a Debian trixie root with debootstrap."
+  return 1
 }
 
 # The trixie fallback: a Debian trixie root with python3.13 and venv, made once by debootstrap.
@@ -67,7 +67,11 @@ trixie_python() {
   wrapper=$dir/python3
   if [ ! -f "$dir/.complete" ]; then
     [ "$(id -u)" = 0 ] || die "the Debian trixie root needs root (debootstrap); run as root or install Python >= 3.12."
-    command -v debootstrap >/dev/null 2>&1 || die "debootstrap is missing: apt-get install -y debootstrap"
+    if ! command -v debootstrap >/dev/null 2>&1; then
+      command -v apt-get >/dev/null 2>&1 || die "debootstrap is missing and there is no apt-get to install it."
+      say "installing debootstrap (apt-get) ..."
+      { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap; } >&2 || die "apt-get install debootstrap failed."
+    fi
     rm -rf "$dir"
     mkdir -p "$dir"
     say "building a Debian trixie root in $dir (debootstrap, a few minutes) ..."
@@ -112,9 +116,14 @@ fi
 if [ "${OPENHANDS_PYTHON:-}" = trixie ]; then
   base=$(trixie_python) || exit 1
 elif ! base=$(find_python); then
-  # No Python >= 3.12 here: as root with debootstrap, one from a Debian trixie root.
-  { [ "$(id -u)" = 0 ] && [ -z "${OPENHANDS_PYTHON:-}" ] && command -v debootstrap >/dev/null 2>&1; } || exit 1
-  base=$(trixie_python) || exit 1
+  [ -z "${OPENHANDS_PYTHON:-}" ] || exit 1 # find_python said what is wrong with it
+  # No Python >= 3.12 here: as root, with debootstrap (or apt-get to install it), one from a Debian trixie root.
+  if [ "$(id -u)" = 0 ] && { command -v debootstrap || command -v apt-get; } >/dev/null 2>&1; then
+    say "no Python >= 3.12 here: using one from a Debian trixie root"
+    base=$(trixie_python) || exit 1
+  else
+    die "no Python >= 3.12 (with venv) found: tried python3.13, python3.12 and python3 on PATH and pyenv's versions. Install one, set OPENHANDS_PYTHON=/path/to/python3.12, or OPENHANDS_PYTHON=trixie (as root) to build a Debian trixie root with debootstrap."
+  fi
 fi
 say "installing openhands-ai $VERSION into $VENV with $base ($("$base" --version 2>&1)) ..."
 rm -rf "$VENV" # a half-made venv from a killed run
