@@ -1,8 +1,11 @@
 // The edit action with the str_replace_editor contract agents are trained on: view, create,
 // str_replace, insert and undo_edit, answering what OpenHands' own editor (openhands-aci OHEditor,
 // which OpenHands' server ran) answers, sentence for sentence; test/server/openhands compares the two.
-// On purpose, and said where it happens: create makes missing parents, undoing a create removes
-// the file, and insert after a last line without a line break starts a new line.
+// Text is read as Python reads it for the editor (CRLF and CR become '\n', so an edited CRLF file
+// is written with LF, as the editor writes it). On purpose, and said where it happens: create
+// makes missing parents, undoing a create removes the file, insert after a last line without a
+// line break starts a new line, and a file that is not UTF-8 is edited as Latin-1, its bytes kept
+// (the editor guesses an encoding).
 import type { Stats } from 'node:fs';
 import { readFile, stat, unlink } from 'node:fs/promises';
 import { isAbsolute } from 'node:path';
