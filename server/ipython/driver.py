@@ -12,6 +12,7 @@ import ast
 import base64
 import builtins
 import fcntl
+import inspect
 import io
 import json
 import linecache
@@ -79,6 +80,26 @@ def identity(fd):
     except OSError:
         return None
     return (st.st_dev, st.st_ino)
+
+
+def allow_interrupts():
+    """SIGINT raises KeyboardInterrupt: only while the cell's own code runs (not IPython's
+    bookkeeping, nor the driver's: an interrupt there could leave a lock taken for good)."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def interrupt_outside_cell(signum, frame):
+    """SIGINT outside the cell's own code does nothing. A Python handler rather than SIG_IGN:
+    an interrupt caught mid-switch would otherwise print "Signal 2 ignored due to race condition"."""
+
+
+def ignore_sigint():
+    while True:
+        try:
+            signal.signal(signal.SIGINT, interrupt_outside_cell)
+            return
+        except BaseException:
+            continue  # an interrupt that arrived just now: once switched, none comes
 
 
 def write_all(fd, data):
@@ -385,8 +406,12 @@ class Output:
         self.lock = threading.RLock()
 
     def audit(self, event, args):
+        # Runs in the cell, where a KeyboardInterrupt may come at any line: no lock of ours here.
         if event in SPAWN_EVENTS:
-            self.flush()
+            try:
+                self.text.flush()
+            except Exception:
+                pass
 
 
 # ---------------------------------------------------------------------------------------------
@@ -408,8 +433,8 @@ def exit_forked_child(code=0):
 
 
 def image_url(png):
-    if isinstance(png, str):
-        return "data:image/png;base64," + png
+    if isinstance(png, str):  # IPython's display data: base64 text, with line breaks
+        return "data:image/png;base64," + "".join(png.split())
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
@@ -435,13 +460,16 @@ class PlainEngine:
             return type(exc).__name__
         namespace = self.module.__dict__
         try:
+            allow_interrupts()
             for part in parts:
                 exec(part, namespace)
         except BaseException as exc:
+            ignore_sigint()
             if isinstance(exc, SystemExit) and os.getpid() != DRIVER_PID:
                 exit_forked_child(exc.code)
             self.report(exc)
             return type(exc).__name__
+        ignore_sigint()
         return None
 
     @staticmethod
@@ -553,9 +581,16 @@ class IPythonEngine:
             exc = sys.exc_info()[1]
             if isinstance(exc, SystemExit) and os.getpid() != DRIVER_PID:
                 exit_forked_child(exc.code)
-            return show(*args, **kwargs)
+            previous = signal.getsignal(signal.SIGINT)
+            ignore_sigint()  # a second C-c does not cut the traceback of the first short
+            try:
+                return show(*args, **kwargs)
+            finally:
+                if previous is signal.default_int_handler:
+                    allow_interrupts()
 
         self.shell.showtraceback = showtraceback
+        self.shell.run_code = interruptible(self.shell.run_code)
         # exit() and quit() end nothing here (a cell's SystemExit does not either).
         self.shell.ask_exit = lambda: None
         # No GUI event loop to start: `%matplotlib inline` (figures via display()) must work.
@@ -566,6 +601,29 @@ class IPythonEngine:
         self.shell.exit_now = False  # `exit` in a cell: the interpreter stays
         exc = result.error_before_exec or result.error_in_exec
         return None if exc is None else type(exc).__name__
+
+
+def interruptible(run_code):
+    """IPython's run_code (async since IPython 7), with interrupts allowed while it runs."""
+    if inspect.iscoroutinefunction(run_code):
+
+        async def run_code_async(*args, **kwargs):
+            allow_interrupts()
+            try:
+                return await run_code(*args, **kwargs)
+            finally:
+                ignore_sigint()
+
+        return run_code_async
+
+    def run_code_sync(*args, **kwargs):
+        allow_interrupts()
+        try:
+            return run_code(*args, **kwargs)
+        finally:
+            ignore_sigint()
+
+    return run_code_sync
 
 
 def make_engine():
@@ -612,29 +670,20 @@ def figures(output):
 # ---------------------------------------------------------------------------------------------
 
 
-def ignore_sigint():
-    while True:
-        try:
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-            return
-        except BaseException:
-            continue  # an interrupt that arrived just now: once ignored, none comes
-
-
 def run_guarded(engine, code, cell_id, output):
-    """The cell's error class name or None. SIGINT raises KeyboardInterrupt only in here."""
+    """The cell's error class name or None; whatever happens, the driver goes on."""
     error = None
+    State.in_cell = True
+    output.wake.set()
     try:
         try:
-            signal.signal(signal.SIGINT, signal.default_int_handler)
-            State.in_cell = True
-            output.wake.set()
             error = engine.run(code, cell_id)
         finally:
             State.in_cell = False
             ignore_sigint()
-    except BaseException as exc:  # an interrupt after the cell's own code ended, or the engine broke
+    except BaseException as exc:  # an interrupt as the cell's own code ended, or the engine broke
         ignore_sigint()
+        State.in_cell = False
         error = type(exc).__name__
         output.note("".join(traceback.format_exception_only(type(exc), exc)))
     return error
@@ -717,6 +766,11 @@ def start():
     # IPython's advice after a SystemExit; exit does not end this interpreter.
     warnings.filterwarnings("ignore", message="To exit: use 'exit', 'quit', or Ctrl-D", category=UserWarning)
 
+    # A bigger pipe lets a fast printer run ahead of the server reading it (Linux; best effort).
+    try:
+        fcntl.fcntl(out_fd, 1031, 1 << 20)  # F_SETPIPE_SZ
+    except (OSError, ValueError):
+        pass
     output = Output(out_fd)
     engine = make_engine()
     output.flush()
@@ -732,6 +786,7 @@ def start():
     if hasattr(sys, "addaudithook"):
         sys.addaudithook(output.audit)
     threading.Thread(target=output.flush_loop, name="ipython-driver-flush", daemon=True).start()
+    ignore_sigint()
     channel.send(
         {
             "op": "ready",

@@ -158,6 +158,28 @@ for (const { mode, python, available } of interpreters) {
       expect(cell.error).toBeNull();
     });
 
+    it('never loses a cell to a storm of SIGINTs: each ends with its value or a KeyboardInterrupt', async () => {
+      const storm = setInterval(() => driver.sigint(), 1);
+      const outcomes: Record<string, number> = {};
+      try {
+        for (let i = 0; i < 300; i++) {
+          const cell = await driver.run('sum(range(3000))', { timeoutMs: 10_000 });
+          outcomes[String(cell.error)] = (outcomes[String(cell.error)] ?? 0) + 1;
+          if (cell.error === null) expect(cell.text).toBe('4498500\n');
+          else {
+            expect(cell.error).toBe('KeyboardInterrupt');
+            expect(cell.text).toContain('KeyboardInterrupt');
+            expect(cell.text).not.toContain('race condition');
+          }
+        }
+      } finally {
+        clearInterval(storm);
+      }
+      console.log(`[driver ${mode}] 300 cells under a SIGINT every ms: ${JSON.stringify(outcomes)}`);
+      await sleep(50);
+      expect((await driver.run('import os; os.getpid()')).text).toBe(`${driver.pid}\n`);
+    });
+
     it('restores its own SIGINT handling after a cell installed another', async () => {
       await driver.run('import signal\n_ = signal.signal(signal.SIGINT, lambda *a: print("mine"))');
       const running = driver.run('print("started", flush=True)\nimport time\ntime.sleep(30)');
