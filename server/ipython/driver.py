@@ -47,6 +47,8 @@ class State:
     """What the driver's threads share."""
 
     in_cell = False
+    # The SIGINT handler the running cell installed (IPython runs a cell statement by statement).
+    cell_sigint = None
     # PNG data: URLs the cell displayed (IPython display()), before its open figures are added.
     images = []
 
@@ -604,24 +606,39 @@ class IPythonEngine:
 
 
 def interruptible(run_code):
-    """IPython's run_code (async since IPython 7), with interrupts allowed while it runs."""
+    """IPython's run_code (async since IPython 7), with interrupts allowed while it runs. It runs
+    once per top-level statement: a SIGINT handler that one statement installs stays in force
+    for the cell's next ones."""
+
+    def before():
+        if State.cell_sigint is None:
+            allow_interrupts()
+        else:
+            signal.signal(signal.SIGINT, State.cell_sigint)
+
+    def after():
+        current = signal.getsignal(signal.SIGINT)
+        if current is not signal.default_int_handler and current is not interrupt_outside_cell:
+            State.cell_sigint = current
+        ignore_sigint()
+
     if inspect.iscoroutinefunction(run_code):
 
         async def run_code_async(*args, **kwargs):
-            allow_interrupts()
+            before()
             try:
                 return await run_code(*args, **kwargs)
             finally:
-                ignore_sigint()
+                after()
 
         return run_code_async
 
     def run_code_sync(*args, **kwargs):
-        allow_interrupts()
+        before()
         try:
             return run_code(*args, **kwargs)
         finally:
-            ignore_sigint()
+            after()
 
     return run_code_sync
 
@@ -674,6 +691,7 @@ def run_guarded(engine, code, cell_id, output):
     """The cell's error class name or None; whatever happens, the driver goes on."""
     error = None
     State.in_cell = True
+    State.cell_sigint = None
     output.wake.set()
     try:
         try:

@@ -180,14 +180,30 @@ for (const { mode, python, available } of interpreters) {
       expect((await driver.run('import os; os.getpid()')).text).toBe(`${driver.pid}\n`);
     });
 
-    it('restores its own SIGINT handling after a cell installed another', async () => {
-      await driver.run('import signal\n_ = signal.signal(signal.SIGINT, lambda *a: print("mine"))');
+    it('lets a cell handle SIGINT itself, then restores its own handling for the next cell', async () => {
+      const handling = driver.run(
+        [
+          'import signal, time',
+          'hit = []',
+          '_ = signal.signal(signal.SIGINT, lambda *a: hit.append(1))',
+          'print("started", flush=True)',
+          'while not hit:',
+          '    time.sleep(0.01)',
+          'print("handled it")',
+        ].join('\n'),
+      );
+      await driver.waitForOutput('started');
+      driver.sigint();
+      const handled = await handling;
+      expect(handled.text).toBe('started\nhandled it\n');
+      expect(handled.error).toBeNull();
+
       const running = driver.run('print("started", flush=True)\nimport time\ntime.sleep(30)');
       await driver.waitForOutput('started');
       driver.sigint();
       const cell = await running;
       expect(cell.error).toBe('KeyboardInterrupt');
-      expect(cell.text).not.toContain('mine');
+      expect(cell.text).toContain('KeyboardInterrupt');
     });
 
     it('enters the cwd it is given, keeps a cell\'s own chdir otherwise, and says so when it cannot', async () => {
