@@ -227,21 +227,20 @@ export function pythonCan(python: string, code: string, env?: Record<string, str
 }
 
 /**
- * A virtualenv with matplotlib, made once from `python` and cached outside the clone
- * ($HOME/.cache/runtime-client/ipython-mpl-<version>). Returns its python, or throws why not.
+ * A virtualenv made once from `python` with `packages` installed, cached outside the clone
+ * ($HOME/.cache/runtime-client/<name>). Returns its python, or throws why it could not be made.
  */
-export function matplotlibVenv(python: string): string {
-  const version = spawnSync(python, ['-c', 'import sys; print("%d.%d" % sys.version_info[:2])'], { encoding: 'utf8' }).stdout.trim();
+export function cachedVenv(python: string, name: string, packages: string[], probe: string): string {
   const root = join(homedir(), '.cache', 'runtime-client');
-  const venv = join(root, `ipython-mpl-${version}`);
+  const venv = join(root, name);
   const venvPython = join(venv, 'bin', 'python');
-  if (existsSync(venvPython) && pythonCan(venvPython, 'import matplotlib')) return venvPython;
+  if (existsSync(venvPython) && pythonCan(venvPython, probe)) return venvPython;
   mkdirSync(root, { recursive: true });
   const building = `${venv}.building-${process.pid}`;
   rmSync(building, { recursive: true, force: true });
   const steps: [string, string[]][] = [
     [python, ['-m', 'venv', building]],
-    [join(building, 'bin', 'python'), ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', 'matplotlib']],
+    [join(building, 'bin', 'python'), ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', ...packages]],
   ];
   for (const [file, args] of steps) {
     const r = spawnSync(file, args, { encoding: 'utf8', timeout: 600_000 });
@@ -253,4 +252,10 @@ export function matplotlibVenv(python: string): string {
   rmSync(venv, { recursive: true, force: true });
   renameSync(building, venv);
   return venvPython;
+}
+
+/** A virtualenv with matplotlib (no IPython in it), from `python`. */
+export function matplotlibVenv(python: string): string {
+  const version = spawnSync(python, ['-c', 'import sys; print("%d.%d" % sys.version_info[:2])'], { encoding: 'utf8' }).stdout.trim();
+  return cachedVenv(python, `ipython-mpl-${version}`, ['matplotlib'], 'import matplotlib');
 }

@@ -6,7 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DRIVER, DriverProcess, matplotlibVenv, pythonCan, quietEnv, sleep, type Ready } from './driver-process.js';
+import { DRIVER, DriverProcess, cachedVenv, matplotlibVenv, pythonCan, quietEnv, sleep, type Ready } from './driver-process.js';
 
 const CI = process.env.CI === 'true';
 const PLAIN = '/usr/bin/python3';
@@ -352,6 +352,47 @@ describe.runIf(hasIPython)('IPython mode only', () => {
     expect((await driver.run('from IPython.display import display\ndisplay("shown")\n5')).text).toBe("'shown'\n5\n");
     expect((await driver.run('1;')).text).toBe('');
   });
+});
+
+// IPython's API moved between majors (colors, display hooks, run_code): 7 on Python 3.7, and 9.
+describe('other IPython majors (cached venvs)', () => {
+  const py37 = '/root/.pyenv/versions/3.7.16/bin/python3';
+  const majors = [
+    { major: 7, python: py37, packages: ['ipython>=7,<8'], needs: pythonCan(py37, 'pass') },
+    { major: 9, python: IPYTHON, packages: ['ipython>=9,<10'], needs: pythonCan(IPYTHON, 'import sys; assert sys.version_info >= (3, 11)') },
+  ];
+  for (const { major, python, packages, needs } of majors) {
+    it.runIf(needs)(`IPython ${major}: values without prompts, plain tracebacks, !cmd, C-c`, async (ctx) => {
+      let venvPython: string;
+      try {
+        venvPython = cachedVenv(python, `ipython${major}-${major === 7 ? '3.7' : '3.11'}`, packages, `import IPython; assert IPython.version_info[0] == ${major}`);
+      } catch (error) {
+        if (CI) throw error;
+        console.warn(`\n*** SKIPPING the IPython ${major} driver test: ${(error as Error).message.slice(0, 300)}\n    Needs: python3 -m venv, and pip reaching the package index ***\n`);
+        return ctx.skip();
+      }
+      const { driver, ready } = await DriverProcess.start(venvPython);
+      try {
+        expect(ready.ipython).toBe(true);
+        expect((await driver.run('x = 6\nx * 7')).text).toBe('42\n');
+        const failed = await driver.run('1/0');
+        expect(failed.error).toBe('ZeroDivisionError');
+        expect(lastLine(failed.text)).toBe('ZeroDivisionError: division by zero');
+        expect(failed.text).not.toContain('\x1b[');
+        expect((await driver.run('def f(:')).error).toBe('SyntaxError');
+        expect((await driver.run('!echo shell')).text.replace(/\r/g, '')).toBe('shell\n');
+        expect((await driver.run('from IPython.display import display\ndisplay("shown")')).text).toBe("'shown'\n");
+        const running = driver.run('print("started", flush=True)\nimport time\ntime.sleep(30)');
+        await driver.waitForOutput('started');
+        driver.sigint();
+        expect((await running).error).toBe('KeyboardInterrupt');
+        expect((await driver.run('exit()\nx')).text).toBe('6\n');
+        expect(Buffer.concat(driver.stray).toString('utf8')).toBe('');
+      } finally {
+        await driver.stop();
+      }
+    }, 600_000);
+  }
 });
 
 describe('the protocol', () => {
