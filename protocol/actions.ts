@@ -47,8 +47,8 @@ export const ReadArgs = z.strictObject({
   session: SessionName.default('default'),
   /** `oh_aci`: answer like the editor's `view` (numbered lines, `view_range`), as OpenHands' own server did. */
   impl_source: z.enum(['default', 'oh_aci']).default('default'),
-  /** With `impl_source: "oh_aci"`: the 1-based lines [first, last] to view (last -1: to the end). */
-  view_range: z.array(z.number().int()).length(2).nullable().optional(),
+  /** With `impl_source: "oh_aci"`: the 1-based lines [first, last] to view (last -1: to the end); another length gets the editor's sentence. */
+  view_range: z.array(z.number().int()).nullable().optional(),
 });
 export type ReadArgs = z.infer<typeof ReadArgs>;
 
@@ -62,15 +62,21 @@ export const WriteArgs = z.strictObject({
 });
 export type WriteArgs = z.infer<typeof WriteArgs>;
 
+/** The editor's commands. */
+export const EDIT_COMMANDS = ['view', 'create', 'str_replace', 'insert', 'undo_edit'] as const;
+
 export const EditArgs = z.strictObject({
   ...tolerated,
   path: NoNul,
-  command: z.enum(['view', 'create', 'str_replace', 'insert', 'undo_edit']),
+  /** One of EDIT_COMMANDS; another gets the editor's own sentence in an error observation (as OpenHands' server answered), not a 400. */
+  command: z.string().describe(`One of ${EDIT_COMMANDS.join(', ')}; another is answered with an error observation.`),
   file_text: z.string().nullable().optional(),
   old_str: z.string().nullable().optional(),
   new_str: z.string().nullable().optional(),
-  insert_line: z.number().int().nullable().optional(),
-  view_range: z.array(z.number().int()).length(2).nullable().optional(),
+  /** A number, or its decimal text (OpenHands' server converted it); other text gets the editor's sentence. */
+  insert_line: z.union([z.number().int(), z.string()]).nullable().optional(),
+  /** [first, last], 1-based (last -1: to the end); another length gets the editor's sentence. */
+  view_range: z.array(z.number().int()).nullable().optional(),
   session: SessionName.default('default'),
   impl_source: z.unknown().optional(),
   // OpenHands' FileEditAction always sends these (for its LLM-based edits, which its client does

@@ -9,6 +9,7 @@ export {
   ReadArgs,
   WriteArgs,
   EditArgs,
+  EDIT_COMMANDS,
   RunIpythonArgs,
   UNSUPPORTED_OPENHANDS_KINDS,
   ActionKind,

@@ -66,14 +66,27 @@ export class OutputCapture {
       result = { text: this.parts.join(''), truncated: false, totalChars };
     } else {
       this.closeFile();
-      const tail = this.tailParts.join('').slice(-this.tailBudget());
-      const omitted = totalChars - this.head.length - tail.length;
+      const held = this.tailParts.join('');
       let where: string;
       if (this.failure === null) where = `The whole output (${totalChars} characters) is in ${this.path}`;
       else if (this.path && this.savedChars > 0) where = `Only its first ${this.savedChars} characters could be saved, in ${this.path}: ${this.failure}`;
       else where = `The full output could not be saved: ${this.failure}`;
-      const note = `\n[... Observation truncated due to length: ${omitted} characters omitted. ${where} ...]\n`;
-      result = { text: this.head + note + tail, truncated: true, totalChars, ...(this.path ? { fullOutputPath: this.path } : {}) };
+      const noteFor = (headChars: number, tailChars: number) =>
+        `\n[... Observation truncated due to length: ${totalChars - headChars - tailChars} characters omitted. ${where} ...]\n`;
+      // Head, note and tail together stay within maxChars: a client that cuts longer content
+      // again (OpenHands cuts at 30,000) would cut the note, and the path with it. (When the note
+      // alone would take over a quarter of maxChars, as with a tiny limit, the halves are kept.)
+      let headChars = this.head.length;
+      let tailChars = Math.min(held.length, this.tailBudget());
+      const noteChars = noteFor(headChars, tailChars).length + 2; // the count may lose a digit or two
+      if (noteChars <= this.maxChars / 4 && headChars + noteChars + tailChars > this.maxChars) {
+        const room = this.maxChars - noteChars;
+        headChars = Math.min(headChars, Math.floor(room / 2));
+        tailChars = Math.min(tailChars, room - headChars);
+      }
+      const head = this.head.slice(0, headChars);
+      const tail = tailChars > 0 ? held.slice(-tailChars) : '';
+      result = { text: head + noteFor(head.length, tail.length) + tail, truncated: true, totalChars, ...(this.path ? { fullOutputPath: this.path } : {}) };
     }
     this.parts = [];
     this.size = 0;

@@ -9,7 +9,7 @@
 import type { Stats } from 'node:fs';
 import { readFile, stat, unlink } from 'node:fs/promises';
 import { isAbsolute } from 'node:path';
-import type { EditArgs, EditObservation } from '@runtime-client/protocol';
+import { EDIT_COMMANDS, type EditArgs, type EditObservation } from '@runtime-client/protocol';
 import type { FileAccess } from './access.js';
 import { writeWhole } from './atomic.js';
 import { sniff } from './content.js';
@@ -24,9 +24,12 @@ const SNIPPET_LINES = 4;
 /** The largest file the editor reads or edits (OHEditor.MAX_FILE_SIZE_MB), in bytes. */
 export const MAX_EDIT_BYTES = 10 * 1024 * 1024;
 
-type Command = EditArgs['command'];
+type Command = (typeof EDIT_COMMANDS)[number];
+/** The args once checkArgs took them: a known command, insert_line a number. */
+type EditorArgs = Omit<EditArgs, 'command' | 'insert_line'> & { command: Command; insert_line?: number | null };
 
-export async function editAction(access: FileAccess, history: EditHistory, path: string, args: EditArgs): Promise<EditObservation> {
+export async function editAction(access: FileAccess, history: EditHistory, path: string, given: EditArgs): Promise<EditObservation> {
+  const args = checkArgs(given);
   const source = implSource(args.impl_source);
   await checkPath(args.command, path, args.path, source);
   switch (args.command) {
@@ -115,7 +118,7 @@ export async function checkPath(command: Command, path: string, asGiven: string,
   }
 }
 
-async function strReplace(access: FileAccess, history: EditHistory, path: string, args: EditArgs, source: string): Promise<EditObservation> {
+async function strReplace(access: FileAccess, history: EditHistory, path: string, args: EditorArgs, source: string): Promise<EditObservation> {
   if (args.old_str == null) throw missing('old_str', 'str_replace');
   if (args.new_str === args.old_str) {
     throw invalid('ERROR_INVALID_ARGUMENT', 'new_str', args.new_str, 'No replacement was performed. `new_str` and `old_str` must be different.');
@@ -147,7 +150,7 @@ async function strReplace(access: FileAccess, history: EditHistory, path: string
   return edited(path, true, text, updated, shown, source);
 }
 
-async function insert(access: FileAccess, history: EditHistory, path: string, args: EditArgs, source: string): Promise<EditObservation> {
+async function insert(access: FileAccess, history: EditHistory, path: string, args: EditorArgs, source: string): Promise<EditObservation> {
   if (args.insert_line == null) throw missing('insert_line', 'insert');
   if (args.new_str == null) throw missing('new_str', 'insert');
   const loaded = await loadText(access, path, 'w');
@@ -278,6 +281,24 @@ function pyList(values: number[]): string {
 /** The editor's EditorToolParameterInvalidError sentence. */
 function invalid(errorId: FileErrorId, name: string, value: string, hint: string): FileError {
   return new FileError(errorId, `Invalid \`${name}\` parameter: ${value}. ${hint}`);
+}
+
+/**
+ * What the protocol lets through for OpenHands' sake and the editor refuses with its own sentence:
+ * an unknown command; an insert_line given as text (a number in text is taken, as OpenHands'
+ * server did).
+ */
+function checkArgs(args: EditArgs): EditorArgs {
+  const command = args.command;
+  if (!(EDIT_COMMANDS as readonly string[]).includes(command)) {
+    throw new FileError('ERROR_INVALID_ARGUMENT', `Unrecognized command ${command}. The allowed commands for the oh_editor tool are: ${EDIT_COMMANDS.join(', ')}`);
+  }
+  let line = args.insert_line;
+  if (typeof line === 'string') {
+    if (!/^\s*[-+]?\d+\s*$/.test(line)) throw new FileError('ERROR_INVALID_ARGUMENT', `Invalid insert_line value: '${line}'. Expected an integer.`);
+    line = Number(line);
+  }
+  return { ...args, command: command as Command, insert_line: line };
 }
 
 function missing(name: string, command: string): FileError {

@@ -35,6 +35,20 @@ describe('OutputCapture', () => {
     expect(c.take().text).toBe('next');
   });
 
+  it('keeps head, note and tail within the limit, so that a client cutting at it keeps the note', () => {
+    const c = new OutputCapture(2000, target(new SpillFiles(1 << 20)));
+    for (const line of lines) c.push(line);
+    const out = c.take();
+    expect(out.text.length).toBeLessThanOrEqual(2000);
+    expect(out.text.length).toBeGreaterThan(1990);
+    expect(out.text).toContain(`is in ${out.fullOutputPath}`);
+    const omitted = Number(/(\d+) characters omitted/.exec(out.text)![1]);
+    const note = /\n\[\.\.\. Observation truncated[^\]]*\]\n/.exec(out.text)![0];
+    expect(omitted).toBe(all.length - (out.text.length - note.length));
+    expect(all.startsWith(out.text.slice(0, out.text.indexOf(note)))).toBe(true);
+    expect(all.endsWith(out.text.slice(out.text.indexOf(note) + note.length))).toBe(true);
+  });
+
   it('keeps head and tail and says so when the file cannot be created', () => {
     const c = new OutputCapture(100, target(new SpillFiles(1 << 20), join(dir, 'missing')));
     for (const line of lines) c.push(line);
