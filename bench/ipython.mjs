@@ -89,7 +89,10 @@ async function startServer() {
 function bare(code) {
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const child = spawn(PYTHON, ['-'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    // Python's defaults (block-buffered stdout), whatever this shell exported (PYTHONUNBUFFERED).
+    const env = { ...process.env };
+    delete env.PYTHONUNBUFFERED;
+    const child = spawn(PYTHON, ['-'], { stdio: ['pipe', 'pipe', 'inherit'], env });
     let bytes = 0;
     child.stdout.on('data', (c) => (bytes += c.length));
     child.on('error', reject);

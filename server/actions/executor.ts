@@ -82,7 +82,7 @@ export class Executor {
   }
 
   private async dispatch(action: Action, record: ActionRecord): Promise<Observation> {
-    const sink = (raw: string, encoded?: Buffer) => record.pushOutput(raw, encoded);
+    const sink = (raw: string | null, encoded?: Buffer) => record.pushOutput(raw, encoded);
     switch (action.kind) {
       case 'unsupported':
         return {

@@ -53,8 +53,8 @@ export class ActionRecord {
     return this.observationBytes + this.window.size;
   }
 
-  /** `encoded`, when given, is `data` as UTF-8 (saves encoding it again). */
-  pushOutput(data: string, encoded?: Buffer): void {
+  /** `encoded`, when given, is `data` as UTF-8 (saves encoding it again); `data` may then be null. */
+  pushOutput(data: string | null, encoded?: Buffer): void {
     this.window.push(data, encoded);
     for (const [sub, cursor] of this.subscribers) this.pump(sub, cursor);
   }

@@ -7,7 +7,7 @@ import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 import type { ErrorObservation, IpythonMeta, IpythonObservation, RunIpythonArgs } from '@runtime-client/protocol';
 import { OutputCapture } from '../shell/output.js';
-import { TextCleaner } from '../shell/clean.js';
+import { TextCleaner, hasControlBytes } from '../shell/clean.js';
 import type { ShellUser } from '../shell/session.js';
 import type { SpillFiles } from '../shell/spill.js';
 import { Kernel, type CellDone, type ReadyInfo } from './kernel.js';
@@ -33,7 +33,9 @@ export interface ShellView {
   pythonPath: string | null;
 }
 
-type OutputSink = (raw: string, encoded?: Buffer) => void;
+/** Receives the raw output of a cell: its text, or (text null) its ASCII bytes only. */
+export type CellSink = (raw: string | null, encoded?: Buffer) => void;
+type OutputSink = CellSink;
 type Ending = 'done' | 'soft' | 'hard' | 'refused';
 
 interface Cell {
@@ -286,7 +288,11 @@ export class CellRunner {
       if (!cell || cell.completion) return;
       cell.lastOutputAt = Date.now();
       cell.sink?.(raw, encoded);
-      cell.capture.push(cell.cleaner.push(raw));
+      if (raw === null && cell.cleaner.idle && !hasControlBytes(encoded!)) return cell.capture.pushAscii(encoded!);
+      const given = raw ?? encoded!.toString('latin1');
+      const text = cell.cleaner.push(given);
+      // Plain text comes out of the cleaner as it went in: its bytes are the pipe's.
+      cell.capture.push(text, text === given ? encoded : undefined);
     });
     kernel.on('done', (id, done) => {
       const cell = this.cell;

@@ -10,6 +10,7 @@
 // (on fd 3) have arrived: the two pipes are read independently, so either can come first.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { isAscii } from 'node:buffer';
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { sessionInitArgs } from '../shell/init.js';
@@ -39,8 +40,11 @@ export interface CellDone {
 }
 
 interface KernelEvents {
-  /** Output text, and the same as UTF-8 when it is exactly the bytes the pipe brought. */
-  output: [text: string, encoded?: Buffer];
+  /**
+   * Output text, and the same as UTF-8 when it is exactly the bytes the pipe brought. Text null:
+   * the bytes are ASCII with no ESC (decode them when needed).
+   */
+  output: [text: string | null, encoded?: Buffer];
   done: [id: number, done: CellDone];
   exit: [description: string];
 }
@@ -185,7 +189,10 @@ export class Kernel extends EventEmitter<KernelEvents> {
       this.partial = Buffer.from(chunk.subarray(cut));
       chunk = chunk.subarray(0, cut);
     }
-    if (chunk.length) this.onOutput(chunk.toString('utf8'), chunk);
+    if (!chunk.length) return;
+    // No ESC, no mark: plain ASCII goes on as bytes (a fast printer's chunks never become strings).
+    if (!this.carry && isAscii(chunk) && chunk.indexOf(0x1b) === -1) this.emit('output', null, chunk);
+    else this.onOutput(chunk.toString('utf8'), chunk);
   }
 
   private onOutput(text: string, encoded: Buffer): void {

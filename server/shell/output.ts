@@ -46,7 +46,8 @@ export class OutputCapture {
     return this.size;
   }
 
-  push(text: string): void {
+  /** `encoded`, when the caller has it, is `text` as UTF-8 (written to the file as it is). */
+  push(text: string, encoded?: Buffer): void {
     if (!text) return;
     this.size += text.length;
     if (!this.spilling) {
@@ -54,8 +55,21 @@ export class OutputCapture {
       if (this.size > this.maxChars) this.spill();
       return;
     }
-    this.save(text);
+    this.save(text, encoded);
     this.pushTail(text);
+  }
+
+  /**
+   * Plain text (ASCII, no control byte) as its bytes: once spilling, only its tail becomes a
+   * string; the rest goes to the file as it is.
+   */
+  pushAscii(bytes: Buffer): void {
+    if (!bytes.length) return;
+    if (!this.spilling) return this.push(bytes.toString('latin1'));
+    this.size += bytes.length;
+    this.save(null, bytes);
+    const budget = this.tailBudget();
+    this.pushTail(bytes.toString('latin1', Math.max(0, bytes.length - budget)));
   }
 
   /** Everything since the last take; resets for the next observation. */
@@ -125,9 +139,9 @@ export class OutputCapture {
     this.pushTail(all.slice(this.head.length));
   }
 
-  private save(text: string): void {
+  private save(text: string | null, encoded?: Buffer): void {
     if (this.fd === null || this.path === null) return;
-    const buffer = Buffer.from(text);
+    const buffer = encoded ?? Buffer.from(text!);
     if (!this.target.files.reserve(this.path, buffer.length)) {
       this.failure = 'the disk budget for saved outputs is used up';
       this.closeFile();
@@ -135,7 +149,7 @@ export class OutputCapture {
     }
     try {
       for (let at = 0; at < buffer.length; ) at += writeSync(this.fd, buffer, at);
-      this.savedChars += text.length;
+      this.savedChars += text?.length ?? buffer.length;
     } catch (e) {
       this.failure = reason(e);
       this.closeFile();

@@ -3,7 +3,7 @@
 // command while one runs, and a fresh shell after the old one exits.
 import { mkdirSync } from 'node:fs';
 import type { RunArgs, RunIpythonArgs, RunMeta, RunObservation, ErrorObservation, IpythonObservation } from '@runtime-client/protocol';
-import { CellRunner } from '../ipython/cells.js';
+import { CellRunner, type CellSink } from '../ipython/cells.js';
 import { OutputCapture } from './output.js';
 import { TextCleaner } from './clean.js';
 import { ShellSession, type Completion, type ShellOptions } from './session.js';
@@ -128,7 +128,7 @@ export class CommandRunner {
    * Runs one `run_ipython` cell in the session's interpreter (started on first use, in the
    * shell's cwd, from the python its bash would run). Cells queue apart from commands.
    */
-  async ipython(args: RunIpythonArgs, timeoutSeconds: number | undefined, sink: OutputSink | null): Promise<IpythonObservation | ErrorObservation> {
+  async ipython(args: RunIpythonArgs, timeoutSeconds: number | undefined, sink: CellSink | null): Promise<IpythonObservation | ErrorObservation> {
     if (this.closed) return errorObservation('ERROR: This session was ended; send the action again to start a new one.', 'session_ended');
     this.lastUsedAt = Date.now();
     this.pending++;

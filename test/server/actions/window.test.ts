@@ -33,4 +33,18 @@ describe('OutputWindow', () => {
     w.push('c');
     expect(w.get(2)).toBe('c');
   });
+
+  it('takes chunks as bytes only, and recycles a full ring once cleared without mixing old bytes in', () => {
+    const first = new OutputWindow(256 * 1024);
+    for (let i = 0; i < 40; i++) first.push(null, Buffer.from(String(i % 10).repeat(10_000), 'latin1'));
+    expect(first.get(first.nextSeq - 1)).toBe('9'.repeat(10_000));
+    first.clear(); // its full-size ring goes to the spares
+    const second = new OutputWindow(256 * 1024);
+    second.push('héllo');
+    second.push(null, Buffer.from('x'.repeat(100_000), 'latin1')); // grows: takes the spare
+    second.push('wörld');
+    expect(second.get(0)).toBe('héllo');
+    expect(second.get(1)).toBe('x'.repeat(100_000));
+    expect(second.get(2)).toBe('wörld');
+  });
 });

@@ -1,6 +1,6 @@
 // Cleaning terminal output for `content`.
 import { describe, expect, it } from 'vitest';
-import { TextCleaner, clean } from '../../../server/shell/clean.js';
+import { TextCleaner, clean, hasControlBytes } from '../../../server/shell/clean.js';
 
 describe('clean', () => {
   it('removes CSI, OSC and charset escapes and folds CRLF', () => {
@@ -42,6 +42,15 @@ describe('TextCleaner', () => {
       const noise = String.fromCharCode(...Array.from({ length: 600 }, () => Math.floor(Math.random() * 256)));
       const text = cleaner.push(noise) + cleaner.push('\r\ndone\r\n') + cleaner.flush();
       expect(text.endsWith('\ndone\n'), `run ${i}`).toBe(true);
+    }
+  });
+
+  it('hasControlBytes finds every ASCII byte clean() would act on, and passes printable text, tabs and line feeds', () => {
+    for (let b = 0; b < 0x80; b++) {
+      const text = `abc${String.fromCharCode(b)}def`;
+      const found = hasControlBytes(Buffer.from(text, 'latin1'));
+      if (clean(text) !== text || clean(`${text}\r\n`) !== `${text}\n`) expect(found, `byte ${b}`).toBe(true);
+      expect(found, `byte ${b}`).toBe(!(b === 0x09 || b === 0x0a || (b >= 0x20 && b < 0x7f)));
     }
   });
 });

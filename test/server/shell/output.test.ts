@@ -49,6 +49,20 @@ describe('OutputCapture', () => {
     expect(all.endsWith(out.text.slice(out.text.indexOf(note) + note.length))).toBe(true);
   });
 
+  it('takes plain ASCII as bytes with the same result as text', () => {
+    const asText = new OutputCapture(2000, target(new SpillFiles(1 << 20)));
+    const asBytes = new OutputCapture(2000, target(new SpillFiles(1 << 20)));
+    for (const line of lines) {
+      asText.push(line);
+      asBytes.pushAscii(Buffer.from(line, 'latin1'));
+    }
+    const a = asText.take();
+    const b = asBytes.take();
+    expect(b.text.replace(b.fullOutputPath!, 'P')).toBe(a.text.replace(a.fullOutputPath!, 'P'));
+    expect(b.totalChars).toBe(all.length);
+    expect(readFileSync(b.fullOutputPath!, 'utf8')).toBe(all);
+  });
+
   it('keeps head and tail and says so when the file cannot be created', () => {
     const c = new OutputCapture(100, target(new SpillFiles(1 << 20), join(dir, 'missing')));
     for (const line of lines) c.push(line);
