@@ -62,5 +62,31 @@ export { SessionInfo, SessionList, SessionEnded } from './sessions.js';
 export { AliveReady, AliveStarting, Alive, Resources, ServerInfo } from './health.js';
 export { ArchiveFormat, UploadQuery, UploadResult, DownloadQuery, ListFilesRequest, ListFilesResult } from './files.js';
 
+export {
+  RUNTIME_API_ERRORS,
+  ApiSessionId,
+  RuntimeId,
+  PodStatus,
+  RuntimeStatus,
+  StartRequest,
+  StartResponse,
+  SessionResponse,
+  RuntimeResponse,
+  RuntimeListEntry,
+  ListQuery,
+  ListResponse,
+  RuntimeRequest,
+  RuntimeStatusResponse,
+  RenewRequest,
+  RenewResponse,
+  ApiHealth,
+  RegistryPrefixResponse,
+  ImageExistsResponse,
+  BuildResponse,
+  BuildStatus,
+  BuildStatusResponse,
+} from './runtime-api.js';
+export type { RuntimeApiErrorCode } from './runtime-api.js';
+
 /** Default port the server listens on. */
 export const DEFAULT_PORT = 60000;

@@ -33,7 +33,7 @@ if (process.argv.includes('--install') || mtime(marker) < mtime(join(root, 'pack
   run('npm ci --no-audit --no-fund');
 }
 
-const sources = Math.max(...['protocol', 'archive', 'server', 'dockerfiles', 'client', 'cli', 'bundle'].map((d) => newest(join(root, d))), mtime(join(root, 'tsconfig.json')), mtime(join(root, 'tsconfig.base.json')));
+const sources = Math.max(...['protocol', 'archive', 'server', 'dockerfiles', 'client', 'control', 'cli', 'bundle'].map((d) => newest(join(root, d))), mtime(join(root, 'tsconfig.json')), mtime(join(root, 'tsconfig.base.json')));
 // dist/session-init is compiled from server/shell/init/session-init.c by the same build.
 const sessionInitStale = mtime(join(root, 'dist', 'session-init')) < mtime(join(root, 'server', 'shell', 'init', 'session-init.c'));
 const built = Math.min(mtime(join(root, 'dist', 'runtime-client.mjs')), mtime(join(root, 'dist', 'cli.mjs')));

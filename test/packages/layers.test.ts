@@ -1,7 +1,7 @@
 // The layers of the house (issue 11), read from the sources: every import of every workspace
 // package, static, dynamic and type-only, checked against the layer order
 //
-//   protocol  <  archive  <  server, dockerfiles  <  client  <  cli
+//   protocol  <  archive  <  server, dockerfiles  <  client, control  <  cli
 //
 // (an import may only go down, never up or sideways), the package.json dependencies, and the
 // package graph (no cycle; the sandbox server reaches no host code). Then the sandbox server
@@ -17,11 +17,11 @@ const ROOT = join(import.meta.dirname, '..', '..');
 const SCOPE = '@runtime-client/';
 
 /** Layer of each package: an import must go to a strictly lower layer. */
-const LAYERS: Record<string, number> = { protocol: 0, archive: 1, server: 2, dockerfiles: 2, client: 3, cli: 4 };
+const LAYERS: Record<string, number> = { protocol: 0, archive: 1, server: 2, dockerfiles: 2, client: 3, control: 3, cli: 4 };
 /** Build tools, not layers of the product: they may import any package they declare. */
 const TOOLS = ['bundle'];
 /** What the sandbox server must never reach, directly or through another package. */
-const HOST = ['client', 'cli', 'dockerfiles'];
+const HOST = ['client', 'control', 'cli', 'dockerfiles'];
 
 interface Import {
   /** The importing file, relative to the repository. */
