@@ -1,0 +1,84 @@
+// A SandboxSpec as an Engine API `POST /containers/create` body: mount mode (the bundle bound
+// read-only, tini + runtime-client as the entrypoint), the key and the shells' environment, the
+// labels, the limits, the runtime class, and port 60000 published on the host. Pure data.
+import { DEFAULT_PORT } from '@runtime-client/protocol';
+import { mountCreateBody } from '@runtime-client/dockerfiles';
+import type { SandboxSpec } from '../driver.js';
+
+/** The port runtime-client listens on inside every sandbox. */
+export const CONTAINER_PORT = DEFAULT_PORT;
+export const PORT_KEY = `${CONTAINER_PORT}/tcp`;
+
+/** Variables the driver sets itself; `spec.env` may not name them. */
+export const RESERVED_ENV = ['SESSION_API_KEY', 'RUNTIME_CLIENT_PORT'] as const;
+
+/** Containers are named `rc-<runtimeId>`: one container per runtime id, and `docker ps` says whose. */
+export const CONTAINER_PREFIX = 'rc-';
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,120}$/;
+
+export interface CreateRequest {
+  /** `name` in the query string. */
+  name: string;
+  /** The JSON body (it holds the key: it must never go into a URL). */
+  body: Record<string, unknown>;
+}
+
+/**
+ * The create request for `spec`, the bundle at `bundleDir`, published on `hostIp` at a port the
+ * engine picks. Throws a TypeError naming the field when the spec cannot make a container.
+ */
+export function createRequest(spec: SandboxSpec, bundleDir: string, hostIp: string): CreateRequest {
+  check(spec);
+  const base = mountCreateBody({ baseImage: spec.image, bundleDir, port: CONTAINER_PORT, user: spec.username });
+  const baseHost = base.HostConfig as Record<string, unknown>;
+  const memory = Math.round(spec.memoryMb * 1024 * 1024);
+  return {
+    name: `${CONTAINER_PREFIX}${spec.runtimeId}`,
+    body: {
+      Image: spec.image,
+      Entrypoint: base.Entrypoint,
+      Cmd: [...(base.Cmd as string[]), ...(spec.workingDir === undefined ? [] : ['--working-dir', spec.workingDir])],
+      // The image's ENV stays (the engine merges it under ours): the shells' env, the port, the key.
+      Env: [...Object.entries(spec.env).map(([name, value]) => `${name}=${value}`), `RUNTIME_CLIENT_PORT=${CONTAINER_PORT}`, `SESSION_API_KEY=${spec.apiKey}`],
+      Labels: { ...spec.labels },
+      ExposedPorts: { [PORT_KEY]: {} },
+      // No Healthcheck: the lifecycle core probes /alive itself, and an exec every few seconds in
+      // each of 50 sandboxes (a node process each) would cost more than the probe it replaces.
+      HostConfig: {
+        ...baseHost,
+        // An empty HostPort: the engine picks a free one (read back by inspect after the start).
+        PortBindings: { [PORT_KEY]: [{ HostIp: hostIp, HostPort: '' }] },
+        NanoCpus: Math.round(spec.cpus * 1e9),
+        Memory: memory,
+        // The same as Memory: no swap on top of the limit (ignored where swap is not accounted).
+        MemorySwap: memory,
+        PidsLimit: spec.pidsLimit,
+        ...(spec.runtimeClass === undefined ? {} : { Runtime: spec.runtimeClass }),
+      },
+    },
+  };
+}
+
+function check(spec: SandboxSpec): void {
+  const fail = (field: string, what: string, got: unknown): never => {
+    throw new TypeError(`spec.${field} must be ${what}, got ${JSON.stringify(got)}`);
+  };
+  if (typeof spec.runtimeId !== 'string' || !NAME.test(spec.runtimeId)) fail('runtimeId', '1-121 characters of A-Z a-z 0-9 _ . - starting with a letter or digit', spec.runtimeId);
+  if (typeof spec.image !== 'string' || !spec.image.trim()) fail('image', 'an image name', spec.image);
+  if (typeof spec.apiKey !== 'string' || !spec.apiKey) fail('apiKey', 'a non-empty string', '<hidden>');
+  if (typeof spec.cpus !== 'number' || !Number.isFinite(spec.cpus) || spec.cpus < 0.01) fail('cpus', 'a number of CPUs, at least 0.01', spec.cpus);
+  // The engine refuses less than 6 MiB.
+  if (typeof spec.memoryMb !== 'number' || !Number.isFinite(spec.memoryMb) || spec.memoryMb < 6) fail('memoryMb', 'a number of MiB, at least 6', spec.memoryMb);
+  if (!Number.isInteger(spec.pidsLimit) || spec.pidsLimit < 1) fail('pidsLimit', 'a positive integer', spec.pidsLimit);
+  if (spec.workingDir !== undefined && (typeof spec.workingDir !== 'string' || !spec.workingDir.startsWith('/'))) fail('workingDir', 'an absolute path', spec.workingDir);
+  if (spec.username !== undefined && (typeof spec.username !== 'string' || !spec.username)) fail('username', 'a user name or uid', spec.username);
+  if (spec.runtimeClass !== undefined && (typeof spec.runtimeClass !== 'string' || !spec.runtimeClass)) fail('runtimeClass', 'a runtime name', spec.runtimeClass);
+  for (const [name, value] of Object.entries(spec.env ?? fail('env', 'an object', spec.env))) {
+    if ((RESERVED_ENV as readonly string[]).includes(name)) throw new TypeError(`spec.env.${name} is set by the driver and cannot be given`);
+    if (!/^[^=\0]+$/.test(name) || typeof value !== 'string' || value.includes('\0')) throw new TypeError(`spec.env.${name} must be a string without NUL under a name without "=" or NUL`);
+  }
+  for (const [name, value] of Object.entries(spec.labels ?? fail('labels', 'an object', spec.labels))) {
+    if (!name || typeof value !== 'string') throw new TypeError(`spec.labels.${name} must be a string under a non-empty name`);
+  }
+}
