@@ -2,7 +2,7 @@
 // docker-args` for injection. Each module is loaded only when its command runs.
 import { UsageError } from './errors.js';
 
-export const HOST_COMMANDS = ['run', 'exec', 'ps', 'stop', 'dockerfile', 'build', 'docker-args'] as const;
+export const HOST_COMMANDS = ['run', 'exec', 'ps', 'stop', 'dockerfile', 'build', 'docker-args', 'api'] as const;
 export type HostCommand = (typeof HOST_COMMANDS)[number];
 
 export function isHostCommand(name: string | undefined): name is HostCommand {
@@ -35,6 +35,8 @@ async function dispatch(name: HostCommand, argv: string[]): Promise<number> {
       return (await import('./ps.js')).psCommand(argv);
     case 'stop':
       return (await import('./stop.js')).stopCommand(argv);
+    case 'api':
+      return (await import('./api.js')).apiCommand(argv);
     default:
       throw new UsageError(`unknown command ${JSON.stringify(name)}`);
   }

@@ -5,3 +5,5 @@ export { LABELS, DriverError } from './driver.js';
 export type { Driver, DriverEvent, ImageInfo, SandboxSpec, SandboxState } from './driver.js';
 export { LifecycleError } from './lifecycle/api.js';
 export type { Lifecycle, LifecycleErrorCode, LifecycleOptions, RuntimeRecord, StartParams } from './lifecycle/api.js';
+export { startApiServer, ApiConfigError, runApiService } from './http/index.js';
+export type { ApiServer, ApiServerOptions, ApiServiceOptions } from './http/index.js';

@@ -1,0 +1,97 @@
+// `runtime-client api` once its flags are good: the logger, the backend's driver, the lifecycle
+// (reconciled with the backend), the server; SIGINT or SIGTERM closes them in the other order and
+// leaves every runtime as it is (the next start finds them again).
+import pino from 'pino';
+import type { Driver } from '../driver.js';
+import { DockerDriver } from '../docker/index.js';
+import { openLifecycle } from '../lifecycle/lifecycle.js';
+import { ReapedCounter } from './reaped.js';
+import { startApiServer } from './server.js';
+import { VERSION } from './version.js';
+
+export interface ApiServiceOptions {
+  host: string;
+  port: number;
+  backend: 'docker';
+  defaultTtl: number;
+  maxTtl: number;
+  idleTimeout: number;
+  pausedTtl: number;
+  maxRuntimes: number;
+  baseCpus: number;
+  baseMemoryMb: number;
+  maxCpus: number;
+  maxMemoryMb: number;
+  warm: Record<string, number>;
+  stateDir: string;
+  publicUrl: string | undefined;
+  apiKey: string | undefined;
+  maxBuildMb: number;
+  logLevel: string;
+}
+
+const DRIVERS: Record<ApiServiceOptions['backend'], () => Driver> = {
+  docker: () => new DockerDriver(),
+};
+
+/** Serves until SIGINT or SIGTERM; resolves with the exit code. ApiConfigError for a key-less public host. */
+export async function runApiService(options: ApiServiceOptions): Promise<number> {
+  const reaped = new ReapedCounter();
+  const log = pino({
+    level: options.logLevel,
+    base: { pid: process.pid },
+    redact: { paths: ['apiKey', 'key', 'session_api_key', 'headers["x-api-key"]', 'headers["x-session-api-key"]'], censor: '[redacted]' },
+    hooks: { logMethod: reaped.hook },
+  });
+  // Checked before anything is opened: a refusal leaves no state dir and no sandbox behind.
+  const { ApiConfigError, isLoopback } = await import('./server.js');
+  if (!options.apiKey && !isLoopback(options.host)) {
+    throw new ApiConfigError(`refusing to listen on ${options.host} without an API key: anyone who reaches it could start sandboxes. Set RUNTIME_API_KEY or --api-key-file, or listen on 127.0.0.1`);
+  }
+  const driver = DRIVERS[options.backend]();
+  const lifecycle = await openLifecycle(
+    driver,
+    {
+      defaultTtl: options.defaultTtl,
+      maxTtl: options.maxTtl,
+      idleTimeout: options.idleTimeout,
+      pausedTtl: options.pausedTtl,
+      maxRuntimes: options.maxRuntimes,
+      baseCpus: options.baseCpus,
+      baseMemoryMb: options.baseMemoryMb,
+      maxCpus: options.maxCpus,
+      maxMemoryMb: options.maxMemoryMb,
+      warm: options.warm,
+      stateDir: options.stateDir,
+    },
+    { logger: log },
+  );
+  let server;
+  try {
+    server = await startApiServer({
+      lifecycle,
+      driver,
+      log,
+      version: VERSION,
+      host: options.host,
+      port: options.port,
+      publicUrl: options.publicUrl,
+      apiKey: options.apiKey,
+      maxBuildMb: options.maxBuildMb,
+      reaped: () => reaped.total,
+    });
+  } catch (e) {
+    await lifecycle.close();
+    await driver.close();
+    throw e;
+  }
+  const signal = await new Promise<NodeJS.Signals>((done) => {
+    process.once('SIGINT', done);
+    process.once('SIGTERM', done);
+  });
+  log.info({ signal }, 'runtime API stopping; runtimes are left as they are');
+  await server.close();
+  await lifecycle.close();
+  await driver.close();
+  return 0;
+}
