@@ -22,6 +22,10 @@ export async function runHostCommand(name: HostCommand, argv: string[]): Promise
 }
 
 async function dispatch(name: HostCommand, argv: string[]): Promise<number> {
+  // run, ps and stop with --api URL go to a runtime API service instead of the Docker engine.
+  if ((name === 'run' || name === 'ps' || name === 'stop') && (await import('./remote.js')).wantsApi(argv)) {
+    return (await import('./remote.js')).runRemoteCommand(name, argv);
+  }
   switch (name) {
     case 'dockerfile':
     case 'build':

@@ -22,6 +22,9 @@ Usage:
                                      line into it, send it a control key, or follow it again
   runtime-client ps [--json | -q]    list the runtime containers
   runtime-client stop ID...          stop and remove runtime containers
+  runtime-client run --api URL [--api-key-file F] [-e K=V]... [-d] IMAGE
+                                     the same against a runtime API service (\`runtime-client
+                                     api\`); so do ps --api URL and stop --api URL ID...
   runtime-client dockerfile --base-image IMG [--port N] [--user U] [--workdir DIR]
                                      print the Dockerfile that injects runtime-client into IMG
   runtime-client build --base-image IMG [--tag T] [--force]

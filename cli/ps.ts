@@ -6,7 +6,8 @@ const USAGE = `Usage: runtime-client ps [--json | -q]
 
 Lists the runtime containers on the Docker engine, in any state, newest first: session id,
 container id (12 digits; \`runtime-client stop\` takes it, or the session id), the image asked
-for, the mode (build or mount), the engine's state and the server's URL.
+for, the mode (build or mount), the engine's state and the server's URL. With --api URL it lists
+a runtime API service's runtimes instead: see \`runtime-client ps --api URL --help\`.
   --json       the list as JSON, one object per runtime (default: a table)
   -q, --quiet  session ids only, one a line (default: a table)
   -h, --help   this help

@@ -9,7 +9,8 @@ const USAGE = `Usage: runtime-client run --base-image IMG [--session-id ID] [--m
 Starts runtime-client in a container of IMG (a local image) on the Docker engine, prints its
 session id, container id, URL and API key on stdout (progress goes to stderr), and stays
 attached. Ctrl-C (SIGINT) or SIGTERM stops and removes the container; so does the container going
-away (exit status 1 then). The server is published on 127.0.0.1 only.
+away (exit status 1 then). The server is published on 127.0.0.1 only. With --api URL it asks a
+runtime API service instead: see \`runtime-client run --api URL --help\`.
   --base-image IMG     the image to inject runtime-client into (required)
   --session-id ID      names the container runtime-client-ID: 1-63 of A-Z a-z 0-9 _ . -
                        (default: 12 random hex digits)

@@ -9,7 +9,8 @@ const USAGE = `Usage: runtime-client stop [--keep] RUNTIME...
 Stops each runtime (its server ends every session within 5 s; killed after 10 s) and removes its
 container. RUNTIME is a session id, a container id (full, or at least 4 leading hex digits as
 \`runtime-client ps\` prints them) or a container name (runtime-client-SESSION). Only runtime
-containers are considered. Prints each one stopped; exits 1 if any could not be.
+containers are considered. Prints each one stopped; exits 1 if any could not be. With --api URL
+it stops a runtime API service's runtimes instead: see \`runtime-client stop --api URL --help\`.
   --keep       stop but keep the container; \`DockerRuntime.attach\` starts it again
                (default: remove it)
   -h, --help   this help

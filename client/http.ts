@@ -32,6 +32,8 @@ export interface HttpResponse {
   status: number;
   /** The parsed JSON body, or the raw text when it is not JSON. */
   body: unknown;
+  /** The response's headers (e.g. Retry-After), lower-case names. */
+  headers?: http.IncomingHttpHeaders;
 }
 
 /**
@@ -109,7 +111,7 @@ export class HttpTransport {
           if (ended) return;
           ended = true;
           settle();
-          resolve({ status: res.statusCode ?? 0, body: parse(Buffer.concat(parts).toString('utf8')) });
+          resolve({ status: res.statusCode ?? 0, body: parse(Buffer.concat(parts).toString('utf8')), headers: res.headers });
         });
       });
       request.end(payload);

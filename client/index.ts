@@ -48,6 +48,8 @@ export type {
   DockerStartPhase,
   InjectionMode,
 } from './docker/index.js';
+export { RemoteBackend, RemoteRuntime } from './remote/index.js';
+export type { RemoteAttachOptions, RemoteBackendOptions, RemoteRuntimeInfo, RemoteStartOptions, RemoteStartPhase } from './remote/index.js';
 export { EventStream, EventStreamClosedError, Subscription, connectRuntime } from './events.js';
 export type { ActionEvent, ActionExecutor, ConnectRuntimeOptions, EventHandler, EventInput, EventSource, EventStreamOptions, ObservationEvent, StreamEvent, SubscribeOptions } from './events.js';
 export {

@@ -2,6 +2,7 @@
 // the start; later issues (and users) register more.
 import { RuntimeError } from '../errors.js';
 import { DockerBackend } from '../docker/backend.js';
+import { RemoteBackend } from '../remote/backend.js';
 import type { RuntimeBackend } from './backend.js';
 
 /** Makes the backend, once: getBackend() calls it on first use and keeps what it returns. */
@@ -13,6 +14,7 @@ export type BackendFactory = () => RuntimeBackend;
  */
 export interface KnownBackends {
   docker: DockerBackend;
+  remote: RemoteBackend;
 }
 
 const NAME = /^[a-z][a-z0-9-]{0,31}$/;
@@ -56,3 +58,5 @@ export function listBackends(): string[] {
 }
 
 registerBackend('docker', () => new DockerBackend());
+// The runtime API at env RUNTIME_API_URL, with env RUNTIME_API_KEY (a TypeError on first use without the url).
+registerBackend('remote', () => new RemoteBackend());
