@@ -62,21 +62,23 @@ export class DockerDriver implements Driver {
     let id: string;
     try {
       // _query/_body: dockerode would otherwise copy the whole body (the key too) into the URL.
-      const container = await this.#call('create', (abortSignal) => this.docker.createContainer({ _query: { name }, _body: body, abortSignal } as Docker.ContainerCreateOptions), signal);
-      id = container.id;
+      id = (await this.#call('create', (abortSignal) => this.docker.createContainer({ _query: { name }, _body: body, abortSignal } as Docker.ContainerCreateOptions))).id;
     } catch (e) {
-      // Aborted while the engine was creating it: it may exist all the same.
-      if (signal?.aborted) await this.#removeQuietly(name);
       if (e instanceof DriverError && e.status === 404 && /no such image/i.test(e.message)) {
         throw new DriverError('image_not_found', `the image ${spec.image} is not on the engine (the driver does not pull: build or load it first)`, 404);
       }
       throw e;
     }
+    // The caller's signal is checked between the steps, not used to cut them: an engine call cut
+    // short may still complete on the engine, after the clean-up looked.
     try {
-      await this.#call('start', (abortSignal) => this.docker.getContainer(id).start({ abortSignal }), signal);
-      const state = stateOf(await this.#call('inspect', (abortSignal) => this.docker.getContainer(id).inspect({ abortSignal }), signal));
+      signal?.throwIfAborted();
+      await this.#call('start', (abortSignal) => this.docker.getContainer(id).start({ abortSignal }));
+      signal?.throwIfAborted();
+      const state = stateOf(await this.#call('inspect', (abortSignal) => this.docker.getContainer(id).inspect({ abortSignal })));
       if (state.status !== 'running') throw new DriverError('engine', `the sandbox ${name} stopped at once (exit code ${state.exitCode ?? '?'}): ${await this.#logTail(id)}`);
       if (!state.url) throw new DriverError('engine', `the engine published no host port for ${name}'s port 60000`);
+      signal?.throwIfAborted();
       return state;
     } catch (e) {
       await this.#removeQuietly(id);
