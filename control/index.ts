@@ -7,3 +7,5 @@ export { LifecycleError } from './lifecycle/api.js';
 export type { Lifecycle, LifecycleErrorCode, LifecycleOptions, RuntimeRecord, StartParams } from './lifecycle/api.js';
 export { startApiServer, ApiConfigError, runApiService } from './http/index.js';
 export type { ApiServer, ApiServerOptions, ApiServiceOptions } from './http/index.js';
+export { DockerDriver } from './docker/index.js';
+export type { DockerDriverOptions, WatchOptions } from './docker/index.js';
