@@ -1,0 +1,26 @@
+// Waiting for a new runtime's server: GET <url>/alive answers 200 once its default shell is ready.
+
+/**
+ * Polls `<url>/alive` until it answers 200 (resolves) or `timeoutMs` passes (rejects with a
+ * sentence saying what was last seen). Polls every 10 ms at first, backing off to 100 ms.
+ */
+export async function waitAlive(url: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = 'no answer';
+  let pause = 10;
+  for (;;) {
+    signal?.throwIfAborted();
+    try {
+      const res = await fetch(`${url}/alive`, { signal: AbortSignal.any([AbortSignal.timeout(Math.max(1, Math.min(2000, deadline - Date.now()))), ...(signal ? [signal] : [])]) });
+      await res.arrayBuffer().catch(() => undefined);
+      if (res.status === 200) return;
+      last = `HTTP ${res.status}`;
+    } catch (e) {
+      signal?.throwIfAborted();
+      last = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message;
+    }
+    if (Date.now() + pause > deadline) throw new Error(`its server did not answer /alive within ${timeoutMs} ms (last: ${last})`);
+    await new Promise((r) => setTimeout(r, pause));
+    pause = Math.min(100, Math.round(pause * 1.5));
+  }
+}

@@ -1,0 +1,516 @@
+// The lifecycle core (api.ts's Lifecycle) over a Driver: starts (single flight per session,
+// capacity, the warm pool, waiting for /alive), pause/resume/stop/renew, the reaper's clocks, the
+// driver's events, and reconciliation at open. Every state change is written to the store
+// (synced) BEFORE the driver call that makes it real, so that a service killed at any point finds,
+// at its next open, a record that says what to finish or undo (reconcile.ts).
+import { randomBytes } from 'node:crypto';
+import { DriverError, LABELS, type Driver, type DriverEvent, type SandboxSpec } from '../driver.js';
+import { LifecycleError, type Lifecycle, type LifecycleOptions, type RuntimeRecord, type StartParams } from './api.js';
+import type { RuntimeStatus } from '@runtime-client/protocol';
+import { waitAlive } from './alive.js';
+import { Alarm, nextDue } from './clocks.js';
+import { EventLog, type Logger } from './events.js';
+import { resolveLimits, checkTtl, type Limits } from './limits.js';
+import { reconcile, type ReconcileResult } from './reconcile.js';
+import { Store, type StoredRuntime } from './store.js';
+import { servesFromWarm, WarmRefill } from './warm.js';
+
+/** The value of LABELS.managed on every sandbox the service makes. */
+export const MANAGED_BY = 'runtime-client-api';
+
+/** What the service needs beyond LifecycleOptions; each has a default. */
+export interface LifecycleExtras {
+  /** Lifecycle events go here (default: none). */
+  logger?: Logger;
+  /** How long a new runtime's /alive has to answer 200, in ms (default 60000). */
+  aliveTimeoutMs?: number;
+  /** Most processes in a sandbox (default 4096). */
+  pidsLimit?: number;
+}
+
+/** Milliseconds a touch may go unwritten: the idle clock survives a restart to within this. */
+const TOUCH_WRITE_MS = 1000;
+/** Milliseconds before the reaper tries again a runtime whose pause or stop failed. */
+const REAP_RETRY_MS = 5000;
+
+/** Opens the state dir, reconciles it with the driver's sandboxes, and starts the clocks. */
+export async function openLifecycle(driver: Driver, options: LifecycleOptions, extras: LifecycleExtras = {}): Promise<RuntimeLifecycle> {
+  const lifecycle = new RuntimeLifecycle(driver, options, extras);
+  try {
+    await lifecycle.open();
+  } catch (e) {
+    await lifecycle.close();
+    throw e;
+  }
+  return lifecycle;
+}
+
+export class RuntimeLifecycle implements Lifecycle {
+  private readonly store: Store;
+  private readonly log: EventLog;
+  /** The labels every sandbox of this service carries (its state dir's id). */
+  readonly serviceLabels: Record<string, string>;
+  private readonly starting = new Map<string, Promise<RuntimeRecord>>();
+  private readonly locks = new Map<string, Promise<unknown>>();
+  /** Starts in progress, by runtime id: a sandbox that dies while starting aborts its wait. */
+  private readonly bringingUp = new Map<string, AbortController>();
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly reaping = new Set<string>();
+  private readonly reapRetryAt = new Map<string, number>();
+  private readonly touchWrittenAt = new Map<string, number>();
+  private readonly oomSeen = new Set<string>();
+  private readonly alarm: Alarm;
+  private readonly refill: WarmRefill;
+  private unwatch: (() => void) | undefined;
+  private closed = false;
+  /** What reconciliation at open found and did. */
+  reconciled: ReconcileResult | undefined;
+
+  constructor(
+    private readonly driver: Driver,
+    private readonly options: LifecycleOptions,
+    private readonly extras: LifecycleExtras = {},
+  ) {
+    this.store = new Store(options.stateDir);
+    this.log = new EventLog(extras.logger);
+    this.serviceLabels = { [LABELS.managed]: MANAGED_BY, [LABELS.service]: this.store.serviceId };
+    this.alarm = new Alarm(() => this.reap());
+    this.refill = new WarmRefill(
+      options.warm,
+      (image) => this.store.liveRuntimes().filter((r) => r.warm && r.image === image).length,
+      (image) => this.track(this.makeWarm(image)),
+      (image, error) => this.log.logger.error({ image, err: (error as Error).message }, 'a warm sandbox could not be made'),
+    );
+  }
+
+  async open(): Promise<void> {
+    this.reconciled = await reconcile(this.store, this.driver, this.serviceLabels, this.log);
+    this.unwatch = this.driver.watch(this.serviceLabels, (event) => this.onDriverEvent(event));
+    this.store.prune(Date.now() - 7 * 24 * 3600 * 1000);
+    this.schedule();
+    this.refill.fill();
+  }
+
+  // ---- reads
+
+  get(runtimeId: string): RuntimeRecord | undefined {
+    const r = this.store.get(runtimeId);
+    return r && !r.warm ? r : undefined;
+  }
+
+  bySession(sessionId: string): RuntimeRecord | undefined {
+    return this.store.bySession(sessionId);
+  }
+
+  list(status?: RuntimeStatus): RuntimeRecord[] {
+    return this.store.list(status);
+  }
+
+  counts(): { running: number; paused: number } {
+    const live = this.store.liveRuntimes().filter((r) => !r.warm);
+    return { running: live.filter((r) => r.status === 'running').length, paused: live.filter((r) => r.status === 'paused').length };
+  }
+
+  /** The warm pool by image: sandboxes ready to hand out, and ones being made. */
+  warmPool(): Record<string, { ready: number; starting: number }> {
+    const out: Record<string, { ready: number; starting: number }> = {};
+    for (const image of Object.keys(this.options.warm)) out[image] = { ready: 0, starting: 0 };
+    for (const r of this.store.liveRuntimes()) {
+      if (!r.warm) continue;
+      const entry = (out[r.image] ??= { ready: 0, starting: 0 });
+      if (r.podStatus === 'ready') entry.ready++;
+      else entry.starting++;
+    }
+    return out;
+  }
+
+  // ---- start
+
+  start(params: StartParams): Promise<RuntimeRecord> {
+    if (this.closed) return Promise.reject(new LifecycleError('backend_unavailable', 'the lifecycle is closed'));
+    try {
+      if (typeof params.sessionId !== 'string' || !params.sessionId) throw new LifecycleError('bad_request', 'session_id is required', 'session_id');
+      if (typeof params.image !== 'string' || !params.image) throw new LifecycleError('bad_request', 'image is required', 'image');
+      const limits = resolveLimits(params, this.options);
+      const joined = this.starting.get(params.sessionId);
+      if (joined) return joined;
+      const started = this.track(this.startOnce(params, limits)).finally(() => this.starting.delete(params.sessionId));
+      this.starting.set(params.sessionId, started);
+      return started;
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  private async startOnce(params: StartParams, limits: Limits): Promise<RuntimeRecord> {
+    const existing = this.liveOf(params.sessionId);
+    if (existing) {
+      if (existing.status === 'paused') return this.resume(existing.runtimeId);
+      if (existing.podStatus === 'ready') {
+        this.touch(existing.runtimeId);
+        return this.store.get(existing.runtimeId)!;
+      }
+      if (existing.podStatus !== 'failed') {
+        // Being started or changed by another call: its answer once that call is done.
+        await this.locked(existing.runtimeId, async () => undefined);
+        return this.startOnce(params, limits);
+      }
+      // Failed (its sandbox died): the session gets a new one.
+      await this.stopRuntime(existing.runtimeId, `replaced by a new start: its sandbox had failed (${existing.restartReasons.at(-1) ?? existing.podStatus})`, false);
+    }
+    // From here to the record's insert nothing awaits: the capacity check and the insert are one step.
+    const live = this.store.liveRuntimes().filter((r) => !r.warm);
+    if (live.length >= this.options.maxRuntimes) {
+      const retryAfterSeconds = this.retryHint(live);
+      throw new LifecycleError('too_many_runtimes', `${live.length} runtimes are running or paused, the most --max-runtimes allows (${this.options.maxRuntimes}); nothing was created`, undefined, retryAfterSeconds);
+    }
+    const now = Date.now();
+    const clocks = { sessionId: params.sessionId, warm: false, expiresAt: now + limits.ttlSeconds * 1000, lastActivityAt: now, idleTimeoutSeconds: limits.idleTimeoutSeconds };
+    if (servesFromWarm(params, limits, this.options)) {
+      const warm = this.store.liveRuntimes().find((r) => r.warm && r.image === params.image && r.status === 'running' && r.podStatus === 'ready');
+      if (warm) {
+        const taken = this.store.update(warm.runtimeId, clocks);
+        this.log.event('started', taken, 'from the warm pool', { image: taken.image });
+        this.log.event('ready', taken, undefined, { ms: Date.now() - now, warm: true });
+        this.refill.fill();
+        this.schedule();
+        return taken;
+      }
+    }
+    const record = this.store.insert({
+      runtimeId: `rt-${randomBytes(12).toString('hex')}`,
+      image: params.image,
+      status: 'running',
+      podStatus: 'pending',
+      apiKey: randomBytes(32).toString('hex'),
+      sandboxId: null,
+      directUrl: null,
+      createdAt: now,
+      pausedAt: null,
+      cpus: limits.cpus,
+      memoryMb: limits.memoryMb,
+      restartCount: 0,
+      restartReasons: [],
+      stopReason: null,
+      ...clocks,
+    });
+    this.log.event('started', record, undefined, { image: record.image, cpus: record.cpus, memoryMb: record.memoryMb });
+    return this.bringUp(record, params);
+  }
+
+  /** A warm sandbox of the image: recorded (synchronously, before any await), made, ready. */
+  private makeWarm(image: string): Promise<RuntimeRecord> {
+    const now = Date.now();
+    const record = this.store.insert({
+      runtimeId: `rt-${randomBytes(12).toString('hex')}`,
+      sessionId: '',
+      image,
+      status: 'running',
+      podStatus: 'pending',
+      apiKey: randomBytes(32).toString('hex'),
+      sandboxId: null,
+      directUrl: null,
+      createdAt: now,
+      expiresAt: Number.MAX_SAFE_INTEGER,
+      lastActivityAt: now,
+      pausedAt: null,
+      idleTimeoutSeconds: this.options.idleTimeout,
+      cpus: this.options.baseCpus,
+      memoryMb: this.options.baseMemoryMb,
+      restartCount: 0,
+      restartReasons: [],
+      warm: true,
+      stopReason: null,
+    });
+    this.log.event('started', record, 'warm pool refill', { image });
+    return this.bringUp(record, { image, sessionId: '' });
+  }
+
+  /** Creates the record's sandbox and waits for its /alive; on failure removes it and stops the record. */
+  private bringUp(record: StoredRuntime, params: StartParams): Promise<RuntimeRecord> {
+    return this.locked(record.runtimeId, async () => {
+      const abort = new AbortController();
+      this.bringingUp.set(record.runtimeId, abort);
+      const began = Date.now();
+      let sandboxId: string | null = null;
+      try {
+        const labels: Record<string, string> = { ...this.serviceLabels, [LABELS.runtimeId]: record.runtimeId };
+        if (record.sessionId) labels[LABELS.sessionId] = record.sessionId;
+        if (record.warm) labels[LABELS.warm] = 'true';
+        const spec: SandboxSpec = {
+          runtimeId: record.runtimeId,
+          sessionId: record.sessionId,
+          image: record.image,
+          env: { ...(params.env ?? {}) },
+          apiKey: record.apiKey,
+          cpus: record.cpus,
+          memoryMb: record.memoryMb,
+          pidsLimit: this.extras.pidsLimit ?? 4096,
+          labels,
+          ...(params.workingDir ? { workingDir: params.workingDir } : {}),
+          ...(params.username ? { username: params.username } : {}),
+          ...(params.runtimeClass ? { runtimeClass: params.runtimeClass } : {}),
+        };
+        const sandbox = await this.driver.create(spec, abort.signal);
+        sandboxId = sandbox.id;
+        this.store.update(record.runtimeId, { sandboxId: sandbox.id, directUrl: sandbox.url, podStatus: 'running' });
+        if (!sandbox.url) throw new Error('the backend gave no URL for its server');
+        await waitAlive(sandbox.url, this.extras.aliveTimeoutMs ?? 60_000, abort.signal);
+        const now = this.store.get(record.runtimeId)!;
+        if (now.status === 'stopped' || now.podStatus === 'failed') throw new Error(`its sandbox failed while starting (${now.restartReasons.at(-1) ?? now.stopReason})`);
+        const ready = this.store.update(record.runtimeId, { podStatus: 'ready', lastActivityAt: Date.now() });
+        this.log.event('ready', ready, undefined, { ms: Date.now() - began });
+        this.schedule();
+        return ready;
+      } catch (e) {
+        const current = this.store.get(record.runtimeId);
+        const why = abort.signal.aborted && current?.podStatus === 'failed' ? `its sandbox failed while starting (${current.restartReasons.at(-1)})` : (abort.signal.reason instanceof Error && abort.signal.aborted ? abort.signal.reason.message : (e as Error).message);
+        const nothingMade = sandboxId === null && e instanceof DriverError && (e.code === 'image_not_found' || e.code === 'bad_runtime_class');
+        if (nothingMade) this.store.delete(record.runtimeId);
+        else this.store.update(record.runtimeId, { status: 'stopped', podStatus: 'failed', directUrl: null, stopReason: `start failed: ${why}` });
+        if (sandboxId !== null) await this.driver.remove(sandboxId).catch((err) => this.log.logger.error({ runtimeId: record.runtimeId, sandboxId, err: (err as Error).message }, 'a failed start left its sandbox: it goes at the next start of the service'));
+        this.log.event('stopped', record, `start failed: ${why}`);
+        throw toLifecycleError(e, why);
+      } finally {
+        this.bringingUp.delete(record.runtimeId);
+      }
+    });
+  }
+
+  // ---- pause, resume, stop, renew, touch
+
+  pause(runtimeId: string, reason = 'requested'): Promise<RuntimeRecord> {
+    return this.track(
+      this.locked(runtimeId, async () => {
+        const r = this.mustGet(runtimeId);
+        if (r.status === 'paused') return r;
+        if (r.status === 'stopped') throw new LifecycleError('conflict', `runtime ${runtimeId} is stopped; it cannot be paused`);
+        if (r.podStatus !== 'ready') throw new LifecycleError('conflict', `runtime ${runtimeId} is not ready (pod_status ${r.podStatus}); it cannot be paused`);
+        const paused = this.store.update(runtimeId, { status: 'paused', pausedAt: Date.now() });
+        try {
+          await this.driver.pause(r.sandboxId!);
+        } catch (e) {
+          this.store.update(runtimeId, { status: 'running', pausedAt: null });
+          throw toLifecycleError(e);
+        }
+        this.log.event('paused', paused, reason);
+        this.schedule();
+        return paused;
+      }),
+    );
+  }
+
+  resume(runtimeId: string): Promise<RuntimeRecord> {
+    return this.track(
+      this.locked(runtimeId, async () => {
+        const r = this.mustGet(runtimeId);
+        if (r.status === 'stopped') throw new LifecycleError('conflict', `runtime ${runtimeId} is stopped; start its session again for a new one`);
+        if (r.status === 'running') return r;
+        const resumed = this.store.update(runtimeId, { status: 'running', pausedAt: null, lastActivityAt: Date.now() });
+        try {
+          await this.driver.resume(r.sandboxId!);
+        } catch (e) {
+          this.store.update(runtimeId, { status: 'paused', pausedAt: r.pausedAt });
+          throw toLifecycleError(e);
+        }
+        this.log.event('resumed', resumed);
+        this.schedule();
+        return resumed;
+      }),
+    );
+  }
+
+  stop(runtimeId: string, reason = 'requested'): Promise<RuntimeRecord> {
+    return this.stopRuntime(runtimeId, reason, false);
+  }
+
+  /** Stops a runtime (a warm one too when `warmToo`): the record first, then the sandbox's removal. */
+  private stopRuntime(runtimeId: string, reason: string, warmToo: boolean): Promise<RuntimeRecord> {
+    return this.track(
+      this.locked(runtimeId, async () => {
+        const r = this.mustGet(runtimeId, warmToo);
+        if (r.status === 'stopped') return r;
+        const stopped = this.store.update(runtimeId, { status: 'stopped', podStatus: 'not found', directUrl: null, pausedAt: null, stopReason: reason });
+        this.touchWrittenAt.delete(runtimeId);
+        this.schedule();
+        if (r.sandboxId) {
+          try {
+            await this.driver.remove(r.sandboxId);
+          } catch (e) {
+            this.log.logger.error({ runtimeId, sandboxId: r.sandboxId, err: (e as Error).message }, 'the sandbox of a stopped runtime could not be removed: it goes at the next start of the service');
+            throw toLifecycleError(e);
+          }
+        }
+        this.log.event('stopped', stopped, reason);
+        return stopped;
+      }),
+    );
+  }
+
+  renew(runtimeId: string, ttlSeconds: number): RuntimeRecord {
+    const ttl = checkTtl(ttlSeconds, this.options);
+    const r = this.mustGet(runtimeId);
+    if (r.status === 'stopped') throw new LifecycleError('conflict', `runtime ${runtimeId} is stopped; it cannot be renewed`);
+    const renewed = this.store.update(runtimeId, { expiresAt: Date.now() + ttl * 1000 });
+    this.log.event('renewed', renewed, undefined, { ttlSeconds: ttl, expiresAt: new Date(renewed.expiresAt).toISOString() });
+    this.schedule();
+    return renewed;
+  }
+
+  touch(runtimeId: string): void {
+    const r = this.store.get(runtimeId);
+    if (!r || r.warm || r.status === 'stopped') return;
+    const now = Date.now();
+    if (now - (this.touchWrittenAt.get(runtimeId) ?? 0) >= TOUCH_WRITE_MS) {
+      this.store.update(runtimeId, { lastActivityAt: now });
+      this.touchWrittenAt.set(runtimeId, now);
+    } else {
+      this.store.setInMemory(runtimeId, { lastActivityAt: now });
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.alarm.close();
+    this.refill.close();
+    this.unwatch?.();
+    // Starts of warm sandboxes nobody waits for are cut short (their sandboxes removed, as any failed start's).
+    for (const [runtimeId, abort] of this.bringingUp) if (this.store.get(runtimeId)?.warm) abort.abort(new Error('the service is closing'));
+    while (this.inFlight.size) await Promise.allSettled([...this.inFlight]);
+    this.store.close();
+  }
+
+  // ---- the reaper
+
+  /** Re-arms the alarm to the earliest deadline of every live runtime. */
+  private schedule(): void {
+    if (this.closed) return;
+    let earliest = Infinity;
+    for (const r of this.store.liveRuntimes()) {
+      if (this.reaping.has(r.runtimeId)) continue;
+      const due = nextDue(r, this.options.pausedTtl);
+      if (due) earliest = Math.min(earliest, Math.max(due.at, this.reapRetryAt.get(r.runtimeId) ?? 0));
+    }
+    this.alarm.set(earliest);
+  }
+
+  private reap(): void {
+    if (this.closed) return;
+    const now = Date.now();
+    for (const r of this.store.liveRuntimes()) {
+      if (this.reaping.has(r.runtimeId) || this.bringingUp.has(r.runtimeId)) continue;
+      const due = nextDue(r, this.options.pausedTtl);
+      if (!due || due.at > now || (this.reapRetryAt.get(r.runtimeId) ?? 0) > now) continue;
+      this.reaping.add(r.runtimeId);
+      let action: Promise<unknown>;
+      if (due.kind === 'idle') {
+        action = this.pause(r.runtimeId, `idle for ${r.idleTimeoutSeconds} s`);
+      } else if (due.kind === 'expired') {
+        this.log.event('expired', r, 'its TTL ran out', { expiresAt: new Date(r.expiresAt).toISOString() });
+        action = this.stop(r.runtimeId, 'expired');
+      } else {
+        const reason = `paused longer than --paused-ttl (${this.options.pausedTtl} s)`;
+        this.log.event('reaped', r, reason);
+        action = this.stop(r.runtimeId, reason);
+      }
+      action
+        .then(
+          () => this.reapRetryAt.delete(r.runtimeId),
+          (e) => {
+            // Idle may lose a race with a touch or a stop: only a real failure waits to be retried.
+            if (!(e instanceof LifecycleError && e.code === 'conflict')) this.reapRetryAt.set(r.runtimeId, Date.now() + REAP_RETRY_MS);
+            this.log.logger.error({ runtimeId: r.runtimeId, err: (e as Error).message }, `the reaper could not ${due.kind === 'idle' ? 'pause' : 'stop'} a runtime`);
+          },
+        )
+        .finally(() => {
+          this.reaping.delete(r.runtimeId);
+          this.schedule();
+        });
+    }
+    this.schedule();
+  }
+
+  // ---- the driver's events
+
+  private onDriverEvent(event: DriverEvent): void {
+    if (this.closed) return;
+    if (event.kind === 'oom') {
+      this.oomSeen.add(event.id);
+      return;
+    }
+    if (event.kind !== 'die') return;
+    const runtimeId = event.labels[LABELS.runtimeId];
+    const r = runtimeId ? this.store.get(runtimeId) : undefined;
+    if (!r || r.status === 'stopped' || (r.sandboxId !== null && r.sandboxId !== event.id)) return;
+    this.track(
+      (async () => {
+        const state = await this.driver.inspect(event.id).catch(() => null);
+        const oom = state?.oomKilled === true || this.oomSeen.delete(event.id);
+        const reason = oom ? 'OOMKilled' : `exited with status ${event.exitCode ?? state?.exitCode ?? 'unknown'}`;
+        const now = this.store.get(r.runtimeId);
+        if (!now || now.status === 'stopped' || now.podStatus === 'failed') return;
+        if (now.warm && now.podStatus === 'ready') {
+          await this.stopRuntime(r.runtimeId, `warm sandbox died: ${reason}`, true).catch(() => undefined);
+          this.refill.fill();
+          return;
+        }
+        const failed = this.store.update(r.runtimeId, { podStatus: 'failed', restartCount: now.restartCount + 1, restartReasons: [...now.restartReasons, reason] });
+        this.log.event('failed', failed, reason);
+        this.bringingUp.get(r.runtimeId)?.abort(new Error(`its sandbox ${reason}`));
+        this.schedule();
+      })(),
+    );
+  }
+
+  // ---- helpers
+
+  private liveOf(sessionId: string): StoredRuntime | undefined {
+    return this.store.liveRuntimes().find((r) => r.sessionId === sessionId && !r.warm);
+  }
+
+  private mustGet(runtimeId: string, warmToo = false): StoredRuntime {
+    const r = this.store.get(runtimeId);
+    if (!r || (r.warm && !warmToo)) throw new LifecycleError('not_found', `no runtime ${runtimeId}`);
+    return r;
+  }
+
+  /** Seconds until the soonest runtime is due to expire or be reaped (1 to 60). */
+  private retryHint(live: StoredRuntime[]): number {
+    let soonest = Infinity;
+    for (const r of live) {
+      soonest = Math.min(soonest, r.expiresAt);
+      if (r.status === 'paused' && r.pausedAt !== null) soonest = Math.min(soonest, r.pausedAt + this.options.pausedTtl * 1000);
+    }
+    return Number.isFinite(soonest) ? Math.min(60, Math.max(1, Math.ceil((soonest - Date.now()) / 1000))) : 60;
+  }
+
+  /** Runs `fn` after every earlier operation on the same runtime has settled. */
+  private locked<T>(runtimeId: string, fn: () => Promise<T>): Promise<T> {
+    const before = this.locks.get(runtimeId) ?? Promise.resolve();
+    const run = before.then(fn, fn);
+    const tail = run.catch(() => undefined);
+    this.locks.set(runtimeId, tail);
+    void tail.then(() => {
+      if (this.locks.get(runtimeId) === tail) this.locks.delete(runtimeId);
+    });
+    return run;
+  }
+
+  private track<T>(promise: Promise<T>): Promise<T> {
+    this.inFlight.add(promise);
+    const done = () => this.inFlight.delete(promise);
+    promise.then(done, done);
+    return promise;
+  }
+}
+
+function toLifecycleError(e: unknown, message?: string): LifecycleError {
+  if (e instanceof LifecycleError) return e;
+  if (e instanceof DriverError) {
+    if (e.code === 'image_not_found') return new LifecycleError('image_not_found', e.message, 'image');
+    if (e.code === 'backend_unavailable') return new LifecycleError('backend_unavailable', e.message);
+    if (e.code === 'bad_runtime_class') return new LifecycleError('bad_request', e.message, 'runtime_class');
+  }
+  return new LifecycleError('internal', message ?? (e as Error).message);
+}

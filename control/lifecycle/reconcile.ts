@@ -1,0 +1,76 @@
+// At start: the records and the backend's sandboxes (found by this service's labels) made to
+// agree. The record is the truth, since every change is written before the driver call that makes
+// it real: a sandbox with no live record is removed, a start cut short is undone, a live record
+// whose sandbox is gone is stopped, and a sandbox is paused or resumed to match its record.
+import { LABELS, type Driver, type SandboxState } from '../driver.js';
+import type { Store, StoredRuntime } from './store.js';
+import type { EventLog } from './events.js';
+
+export interface ReconcileResult {
+  /** Sandboxes removed: no record, a stopped record, or a start cut short. */
+  removed: number;
+  /** Records stopped because their sandbox was gone or their start was cut short. */
+  stopped: number;
+  /** Records marked failed: their sandbox had exited while the service was away. */
+  failed: number;
+}
+
+export const CUT_SHORT = 'the service stopped while it was being started';
+
+export async function reconcile(store: Store, driver: Driver, serviceLabels: Record<string, string>, log: EventLog): Promise<ReconcileResult> {
+  const result: ReconcileResult = { removed: 0, stopped: 0, failed: 0 };
+  const matched = new Map<string, SandboxState>();
+  for (const sandbox of await driver.list(serviceLabels)) {
+    const runtimeId = sandbox.labels[LABELS.runtimeId];
+    const record = runtimeId ? store.get(runtimeId) : undefined;
+    let why: string | undefined;
+    if (!record) why = 'it has no record';
+    else if (record.status === 'stopped') why = 'its runtime is stopped';
+    else if (record.sandboxId !== null && record.sandboxId !== sandbox.id) why = 'its runtime has another sandbox';
+    else if (record.podStatus === 'pending' || record.podStatus === 'running') {
+      stopRecord(store, record, CUT_SHORT, 'failed', log);
+      result.stopped++;
+      why = CUT_SHORT;
+    } else if (matched.has(record.runtimeId)) why = 'its runtime has another sandbox';
+    if (why) {
+      await driver.remove(sandbox.id);
+      log.event('reaped', record ?? { runtimeId: runtimeId ?? null, sessionId: sandbox.labels[LABELS.sessionId] ?? '' }, `sandbox ${sandbox.id} removed at start: ${why}`);
+      result.removed++;
+      continue;
+    }
+    matched.set(record!.runtimeId, sandbox);
+  }
+  for (const record of store.liveRuntimes()) {
+    const sandbox = matched.get(record.runtimeId);
+    if (!sandbox) {
+      const starting = record.podStatus === 'pending' || record.podStatus === 'running';
+      stopRecord(store, record, starting ? CUT_SHORT : 'its sandbox was gone when the service started', starting ? 'failed' : 'not found', log);
+      result.stopped++;
+      continue;
+    }
+    let current = record;
+    if (sandbox.url && sandbox.url !== record.directUrl && sandbox.status !== 'exited') current = store.update(record.runtimeId, { directUrl: sandbox.url });
+    if (sandbox.status === 'exited' || sandbox.status === 'created' || sandbox.status === 'unknown') {
+      if (current.warm) {
+        stopRecord(store, current, 'its sandbox had exited when the service started', 'failed', log);
+        await driver.remove(sandbox.id);
+        result.stopped++;
+      } else if (current.podStatus !== 'failed') {
+        const reason = sandbox.oomKilled ? 'OOMKilled' : `exited with status ${sandbox.exitCode ?? 'unknown'}`;
+        store.update(current.runtimeId, { podStatus: 'failed', restartCount: current.restartCount + 1, restartReasons: [...current.restartReasons, reason] });
+        log.event('failed', current, reason);
+        result.failed++;
+      }
+    } else if (sandbox.status === 'running' && current.status === 'paused') {
+      await driver.pause(sandbox.id);
+    } else if (sandbox.status === 'paused' && current.status === 'running') {
+      await driver.resume(sandbox.id);
+    }
+  }
+  return result;
+}
+
+function stopRecord(store: Store, record: StoredRuntime, reason: string, podStatus: 'failed' | 'not found', log: EventLog): void {
+  store.update(record.runtimeId, { status: 'stopped', podStatus, stopReason: reason, directUrl: null, pausedAt: null });
+  log.event('stopped', record, reason);
+}
