@@ -23,7 +23,9 @@ for (const [entry, out] of [
     entryPoints: [entry],
     outfile: `${root}dist/${out}`,
     format: 'esm',
-    external: ['node-pty'],
+    // Native addons stay outside too, loaded at run time from node_modules: node-pty, and the
+    // control plane's better-sqlite3 and dockerode's ssh2 (with its optional cpu-features).
+    external: ['node-pty', 'better-sqlite3', 'ssh2', 'cpu-features'],
     sourcemap: 'linked',
     metafile: true,
     banner,
