@@ -1,0 +1,164 @@
+// The lifecycle core over the real Docker driver (control/docker/) and engine, on
+// rc-test/bookworm:1 in mount mode: a cold start to ready, pause and resume as the engine's pause,
+// TTL expiry removing the container, a container killed behind the service's back reported failed,
+// the warm pool's hand-outs, reconciliation with containers removed or left while the service was
+// away, and an image the engine lacks. Each test's containers carry its own service label and are
+// removed by it.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import pino from 'pino';
+import { DockerDriver } from '../../control/docker/index.js';
+import { LABELS } from '../../control/driver.js';
+import { LifecycleError, type LifecycleOptions } from '../../control/lifecycle/api.js';
+import { openLifecycle, type RuntimeLifecycle } from '../../control/lifecycle/lifecycle.js';
+import { prepareImages, removeLabelled, requireEngine } from '../docker/engine.js';
+import { BASE_OPTIONS, run, until } from './lifecycle-fixture.js';
+
+const hasEngine = requireEngine();
+const IMAGE = 'rc-test/bookworm:1';
+
+let root: string;
+let driver: DockerDriver;
+const opened: RuntimeLifecycle[] = [];
+const services = new Set<string>();
+
+beforeAll(() => {
+  if (!hasEngine) return;
+  prepareImages('bookworm');
+  root = mkdtempSync(join(tmpdir(), 'rc-lifecycle-docker-'));
+  driver = new DockerDriver();
+}, 600_000);
+
+afterEach(async () => {
+  for (const l of opened.splice(0)) await l.close();
+  for (const service of services) await removeLabelled(`${LABELS.service}=${service}`);
+});
+
+afterAll(async () => {
+  await driver?.close();
+  if (root) rmSync(root, { recursive: true, force: true });
+});
+
+async function open(options: Partial<LifecycleOptions> = {}, name = `s${opened.length}-${Date.now()}`): Promise<{ lifecycle: RuntimeLifecycle; log: string[]; stateDir: string }> {
+  const log: string[] = [];
+  const stateDir = join(root, name);
+  const lifecycle = await openLifecycle(driver, { ...BASE_OPTIONS, baseMemoryMb: 512, ...options, stateDir }, { logger: pino({ level: 'info' }, { write: (l: string) => void log.push(l) }) });
+  opened.push(lifecycle);
+  services.add(lifecycle.serviceLabels[LABELS.service]);
+  return { lifecycle, log, stateDir };
+}
+
+const ours = async (lifecycle: RuntimeLifecycle) => driver.list(lifecycle.serviceLabels);
+const docker = (...args: string[]) => execFileSync('docker', args, { encoding: 'utf8' }).trim();
+
+describe.skipIf(!hasEngine)('the lifecycle on Docker', () => {
+  it('a start makes a ready container with the limits and a fresh key; pause and resume are the engine’s; stop removes it', async () => {
+    const { lifecycle, log, stateDir } = await open();
+    const t = Date.now();
+    const r = await lifecycle.start({ image: IMAGE, sessionId: 'd1', cpus: 0.5, memoryMb: 256, env: { GREETING: 'hi there' } });
+    const ms = Date.now() - t;
+    console.log(`docker cold start to ready: ${ms} ms`);
+    expect(r).toMatchObject({ status: 'running', podStatus: 'ready', cpus: 0.5, memoryMb: 256 });
+    expect(await run(r.directUrl!, r.apiKey, 'echo "$GREETING"')).toBe('hi there');
+    const limits = JSON.parse(docker('inspect', '--format', '{{json .HostConfig}}', r.sandboxId!)) as { NanoCpus: number; Memory: number };
+    expect(limits).toMatchObject({ NanoCpus: 0.5e9, Memory: 256 * 2 ** 20 });
+    await lifecycle.pause(r.runtimeId);
+    expect(docker('inspect', '--format', '{{.State.Status}}', r.sandboxId!)).toBe('paused');
+    await lifecycle.resume(r.runtimeId);
+    expect(await run(r.directUrl!, r.apiKey, 'echo back')).toBe('back');
+    await lifecycle.stop(r.runtimeId);
+    expect(await ours(lifecycle)).toHaveLength(0);
+    expect(log.join('')).not.toContain(r.apiKey);
+    // The state file holds the keys: 0600 in a 0700 dir.
+    expect(statSync(stateDir).mode & 0o777).toBe(0o700);
+    expect(statSync(join(stateDir, 'state.db')).mode & 0o777).toBe(0o600);
+  });
+
+  it('at expires_at the container is removed; idle pauses it', async () => {
+    const { lifecycle } = await open();
+    const expiring = await lifecycle.start({ image: IMAGE, sessionId: 'ttl', ttlSeconds: 2 });
+    const idle = await lifecycle.start({ image: IMAGE, sessionId: 'idle', idleTimeoutSeconds: 1 });
+    await until(() => lifecycle.get(idle.runtimeId)!.status === 'paused', 5000, 'idle paused');
+    expect(docker('inspect', '--format', '{{.State.Status}}', idle.sandboxId!)).toBe('paused');
+    await until(async () => !(await ours(lifecycle)).some((s) => s.id === expiring.sandboxId), 6000, 'expired container removed');
+    expect(lifecycle.get(expiring.runtimeId)).toMatchObject({ status: 'stopped', stopReason: 'expired' });
+  });
+
+  it('a container killed behind the service is failed with restart_count and the reason', async () => {
+    const { lifecycle } = await open();
+    const r = await lifecycle.start({ image: IMAGE, sessionId: 'killed' });
+    docker('kill', r.sandboxId!);
+    await until(() => lifecycle.get(r.runtimeId)!.podStatus === 'failed', 10_000, 'failed');
+    expect(lifecycle.get(r.runtimeId)).toMatchObject({ restartCount: 1, restartReasons: ['exited with status 137'] });
+  });
+
+  it('the warm pool hands out ready containers, each with its own key, and refills', async () => {
+    const { lifecycle } = await open({ warm: { [IMAGE]: 1 } });
+    await until(() => lifecycle.warmPool()[IMAGE].ready === 1, 30_000, 'one warm');
+    const keys = new Set<string>();
+    for (const session of ['w1', 'w2']) {
+      await until(() => lifecycle.warmPool()[IMAGE].ready === 1, 30_000, 'refilled');
+      const t = Date.now();
+      const r = await lifecycle.start({ image: IMAGE, sessionId: session });
+      const ms = Date.now() - t;
+      console.log(`docker start from the warm pool: ${ms} ms`);
+      expect(ms).toBeLessThan(50);
+      expect(keys.has(r.apiKey)).toBe(false);
+      keys.add(r.apiKey);
+      expect(await run(r.directUrl!, r.apiKey, 'echo warm')).toBe('warm');
+    }
+    await until(() => lifecycle.warmPool()[IMAGE].ready === 1, 30_000, 'refilled at the end');
+    expect(await ours(lifecycle)).toHaveLength(3);
+  });
+
+  it('reopened: a container removed while away stops its record, one with no record is removed, the rest keep their clocks', async () => {
+    const name = `reopen-${Date.now()}`;
+    const first = (await open({}, name)).lifecycle;
+    const kept = await first.start({ image: IMAGE, sessionId: 'kept', ttlSeconds: 900 });
+    const gone = await first.start({ image: IMAGE, sessionId: 'gone' });
+    const paused = await first.pause((await first.start({ image: IMAGE, sessionId: 'paused' })).runtimeId);
+    await first.close();
+    docker('rm', '-f', gone.sandboxId!);
+    const orphan = docker('run', '-d', '--label', `${LABELS.managed}=runtime-client-api`, '--label', `${LABELS.service}=${first.serviceLabels[LABELS.service]}`, '--label', `${LABELS.runtimeId}=rt-ffffffffffffffffffffffff`, IMAGE, 'sleep', '600');
+    const second = (await open({}, name)).lifecycle;
+    expect(second.reconciled).toEqual({ removed: 1, stopped: 1, failed: 0 });
+    expect(docker('ps', '-aq', '--no-trunc', '--filter', `id=${orphan}`)).toBe('');
+    expect(second.get(gone.runtimeId)).toMatchObject({ status: 'stopped', podStatus: 'not found' });
+    expect(second.get(kept.runtimeId)).toMatchObject({ status: 'running', podStatus: 'ready', expiresAt: kept.expiresAt });
+    expect(second.get(paused.runtimeId)).toMatchObject({ status: 'paused', pausedAt: paused.pausedAt });
+    expect(await run(kept.directUrl!, kept.apiKey, 'echo still')).toBe('still');
+  });
+
+  it('a cold start costs little over its floor (the driver\'s create plus polling /alive), p50 of 5 alternating runs', async () => {
+    const { lifecycle } = await open({ maxRuntimes: 20 });
+    const starts: number[] = [];
+    const floors: number[] = [];
+    await lifecycle.stop((await lifecycle.start({ image: IMAGE, sessionId: 'warm-up' })).runtimeId);
+    for (let i = 0; i < 5; i++) {
+      let t = Date.now();
+      const r = await lifecycle.start({ image: IMAGE, sessionId: `cold-${i}` });
+      starts.push(Date.now() - t);
+      await lifecycle.stop(r.runtimeId);
+      t = Date.now();
+      const s = await driver.create({ runtimeId: `rt-floor${i}`, sessionId: 'floor', image: IMAGE, env: {}, apiKey: 'k'.repeat(64), cpus: 1, memoryMb: 512, pidsLimit: 4096, labels: { ...lifecycle.serviceLabels } });
+      while ((await fetch(`${s.url}/alive`).then((res) => res.status, () => 0)) !== 200) await new Promise((res) => setTimeout(res, 10));
+      floors.push(Date.now() - t);
+      await driver.remove(s.id);
+    }
+    const p50 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+    console.log(`docker cold start to ready, p50 of 5: ${p50(starts)} ms (runs ${starts.join(', ')}); floor (create + polling /alive every 10 ms): ${p50(floors)} ms (runs ${floors.join(', ')})`);
+    expect(p50(starts)).toBeLessThan(p50(floors) + 100);
+  });
+
+  it('an image the engine lacks: image_not_found, no container, no record', async () => {
+    const { lifecycle } = await open();
+    const e = await lifecycle.start({ image: 'rc-test/no-such-image:404', sessionId: 'x' }).catch((err: unknown) => err);
+    expect(e).toBeInstanceOf(LifecycleError);
+    expect((e as LifecycleError).code).toBe('image_not_found');
+    expect(await ours(lifecycle)).toHaveLength(0);
+    expect(lifecycle.bySession('x')).toBeUndefined();
+  });
+});
