@@ -2,6 +2,8 @@
 // (process-driver.ts): start and its single flight, limits, capacity, TTL and renew, idle, the
 // paused TTL, a sandbox killed behind the service's back, the warm pool, reconciliation at open,
 // and the log lines. The durability loop (SIGKILL at random points) is lifecycle-durability.test.ts.
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LABELS } from '../../control/driver.js';
 import { LifecycleError } from '../../control/lifecycle/api.js';
@@ -29,7 +31,7 @@ async function rejection(p: Promise<unknown>): Promise<LifecycleError> {
 
 describe('start', () => {
   it('makes a ready runtime with a fresh 32-byte key, its server answering; a second start of the session returns it', async () => {
-    const { lifecycle, driver } = await fresh().open();
+    const { lifecycle, driver, stateDir } = await fresh().open();
     const r = await lifecycle.start({ image: 'process', sessionId: 's1' });
     expect(r).toMatchObject({ sessionId: 's1', status: 'running', podStatus: 'ready', image: 'process', cpus: 1, memoryMb: 1024, restartCount: 0 });
     expect(r.runtimeId).toMatch(/^rt-[0-9a-f]{24}$/);
@@ -45,6 +47,9 @@ describe('start', () => {
     expect(other.apiKey).not.toBe(r.apiKey);
     expect(await driver.list(lifecycle.serviceLabels)).toHaveLength(2);
     expect(lifecycle.counts()).toEqual({ running: 2, paused: 0 });
+    // The state file holds the keys: 0600 in a 0700 dir.
+    expect(statSync(stateDir).mode & 0o777).toBe(0o700);
+    expect(statSync(join(stateDir, 'state.db')).mode & 0o777).toBe(0o600);
   });
 
   it('applies the request environment to the shells', async () => {
@@ -203,9 +208,13 @@ describe('clocks', () => {
     const f = fresh();
     const first = await f.open();
     const r = await first.lifecycle.start({ image: 'process', sessionId: 's1', ttlSeconds: 2 });
+    await new Promise((res) => setTimeout(res, 50));
+    first.lifecycle.touch(r.runtimeId);
+    const { lastActivityAt } = first.lifecycle.get(r.runtimeId)!;
+    expect(lastActivityAt).toBeGreaterThan(r.lastActivityAt);
     await first.lifecycle.close();
     const second = await f.open();
-    expect(second.lifecycle.get(r.runtimeId)).toMatchObject({ status: 'running', podStatus: 'ready', expiresAt: r.expiresAt, apiKey: r.apiKey });
+    expect(second.lifecycle.get(r.runtimeId)).toMatchObject({ status: 'running', podStatus: 'ready', expiresAt: r.expiresAt, lastActivityAt, apiKey: r.apiKey });
     await until(() => second.lifecycle.get(r.runtimeId)!.status === 'stopped', 4000, 'expired after the restart');
     expect(Date.now()).toBeGreaterThanOrEqual(r.expiresAt);
     expect(Date.now()).toBeLessThan(r.expiresAt + 1000);
