@@ -39,6 +39,17 @@ export function proxyTarget(url: string): { runtimeId: string; path: string } | 
   return { runtimeId, path };
 }
 
+interface Target {
+  directUrl: string;
+  agent: http.Agent;
+  hostname: string;
+  port: string;
+  /** `host:port` for the Host header. */
+  host: string;
+  /** The direct URL's path, without a trailing slash ('' for the root). */
+  base: string;
+}
+
 interface Open {
   runtimeId: string;
   /** Ends it: an answer when none was sent yet, else the sockets close. */
@@ -46,7 +57,8 @@ interface Open {
 }
 
 export class RuntimeProxy {
-  private readonly agents = new Map<string, { origin: string; agent: http.Agent }>();
+  /** Per runtime: its keep-alive agent and its server's address, parsed once per directUrl. */
+  private readonly targets = new Map<string, Target>();
   private readonly open = new Set<Open>();
   private readonly sweeper: NodeJS.Timeout;
 
@@ -64,14 +76,13 @@ export class RuntimeProxy {
     const record = this.usable(runtimeId);
     if (record instanceof ControlApiError) return this.refuse(res, record);
     this.lifecycle.touch(runtimeId);
-    const target = new URL(record.directUrl!);
+    const target = this.targetOf(runtimeId, record.directUrl!);
     const upstream = http.request({
-      agent: this.agentFor(runtimeId, target.origin),
-      protocol: target.protocol,
+      agent: target.agent,
       hostname: target.hostname,
       port: target.port,
       method: req.method,
-      path: joinPath(target.pathname, path),
+      path: target.base + path,
       headers: forwardHeaders(req.headers, target.host),
     });
     const entry: Open = {
@@ -88,9 +99,10 @@ export class RuntimeProxy {
     upstream.on('response', (answer) => {
       this.metrics.countProxy(`${Math.floor((answer.statusCode ?? 500) / 100)}xx`);
       res.writeHead(answer.statusCode ?? 502, answer.statusMessage, backHeaders(answer.rawHeaders));
-      answer.on('data', (chunk: Buffer) => {
-        this.metrics.proxyBytesOut += chunk.length;
-      });
+      // Bytes counted from Content-Length when the answer has one (no listener on the hot path).
+      const length = Number(answer.headers['content-length']);
+      if (length >= 0) this.metrics.proxyBytesOut += length;
+      else answer.on('data', (chunk: Buffer) => (this.metrics.proxyBytesOut += chunk.length));
       answer.pipe(res);
       answer.once('end', () => this.open.delete(entry));
       answer.once('error', () => res.destroy());
@@ -108,9 +120,9 @@ export class RuntimeProxy {
         upstream.destroy();
       }
     });
-    req.on('data', (chunk: Buffer) => {
-      this.metrics.proxyBytesIn += chunk.length;
-    });
+    const length = Number(req.headers['content-length']);
+    if (length >= 0) this.metrics.proxyBytesIn += length;
+    else req.on('data', (chunk: Buffer) => (this.metrics.proxyBytesIn += chunk.length));
     req.pipe(upstream);
   }
 
@@ -120,11 +132,11 @@ export class RuntimeProxy {
     const record = this.usable(runtimeId);
     if (record instanceof ControlApiError) return writeRawError(socket, record);
     this.lifecycle.touch(runtimeId);
-    const target = new URL(record.directUrl!);
+    const target = this.targetOf(runtimeId, record.directUrl!);
     const headers = forwardHeaders(req.headers, target.host);
     headers.connection = 'Upgrade';
     headers.upgrade = req.headers.upgrade ?? 'websocket';
-    const upstream = http.request({ agent: false, hostname: target.hostname, port: target.port, method: req.method, path: joinPath(target.pathname, path), headers });
+    const upstream = http.request({ agent: false, hostname: target.hostname, port: target.port, method: req.method, path: target.base + path, headers });
     let upstreamSocket: Duplex | null = null;
     const entry: Open = {
       runtimeId,
@@ -192,8 +204,8 @@ export class RuntimeProxy {
   close(): void {
     clearInterval(this.sweeper);
     for (const entry of [...this.open]) entry.end('gone');
-    for (const { agent } of this.agents.values()) agent.destroy();
-    this.agents.clear();
+    for (const { agent } of this.targets.values()) agent.destroy();
+    this.targets.clear();
   }
 
   /** The record when requests may go to it, else the refusal: 404 unknown or stopped, 503 paused or starting. */
@@ -212,14 +224,22 @@ export class RuntimeProxy {
     res.end(body);
   }
 
-  /** The keep-alive agent of one runtime (a new one when its server moved, e.g. after a restart). */
-  private agentFor(runtimeId: string, origin: string): http.Agent {
-    const known = this.agents.get(runtimeId);
-    if (known?.origin === origin) return known.agent;
+  /** The runtime's target (a new one, with a new agent, when its server moved, e.g. after a restart). */
+  private targetOf(runtimeId: string, directUrl: string): Target {
+    const known = this.targets.get(runtimeId);
+    if (known?.directUrl === directUrl) return known;
     known?.agent.destroy();
-    const agent = new http.Agent({ keepAlive: true, keepAliveMsecs: 30_000, scheduling: 'lifo' });
-    this.agents.set(runtimeId, { origin, agent });
-    return agent;
+    const url = new URL(directUrl);
+    const target: Target = {
+      directUrl,
+      agent: new http.Agent({ keepAlive: true, keepAliveMsecs: 30_000, scheduling: 'lifo', noDelay: true } as http.AgentOptions),
+      hostname: url.hostname,
+      port: url.port,
+      host: url.host,
+      base: url.pathname === '/' ? '' : url.pathname.replace(/\/$/, ''),
+    };
+    this.targets.set(runtimeId, target);
+    return target;
   }
 
   private sweep(): void {
@@ -230,10 +250,10 @@ export class RuntimeProxy {
         entry.end(status);
       }
     }
-    for (const [runtimeId, { agent }] of this.agents) {
+    for (const [runtimeId, { agent }] of this.targets) {
       if (this.lifecycle.get(runtimeId)?.status !== 'running') {
         agent.destroy();
-        this.agents.delete(runtimeId);
+        this.targets.delete(runtimeId);
       }
     }
   }
@@ -251,10 +271,6 @@ function refusal(runtimeId: string, status: RuntimeRecord['status'] | 'gone' | '
     default:
       return new ControlApiError('not_found', `no runtime ${runtimeId}`);
   }
-}
-
-function joinPath(base: string, path: string): string {
-  return base === '/' || base === '' ? path : base.replace(/\/$/, '') + path;
 }
 
 function forwardHeaders(headers: http.IncomingHttpHeaders, host: string): http.OutgoingHttpHeaders {

@@ -1,0 +1,141 @@
+#!/usr/bin/env node
+// Benchmark of the runtime API's proxy (/r/{runtime_id}/..., control/http/proxy.ts) against the
+// runtime's direct URL, in the same run, on the same runtime: `echo hi` (POST /execute_action)
+// over a keep-alive connection, requests alternating proxy / direct so that drift hits both
+// alike. Prints p50 and p90 of each and the proxy's cost (p50 proxy - p50 direct; target <= 0.3 ms).
+// A third path, a bare node:http forwarder (keep-alive agent, pipe both ways, no checks, no
+// touch, no metrics) in the same service process, shows what any forwarder on node:http costs
+// here: the proxy's own work is the difference between it and the proxy.
+//
+// The service runs in a child process of its own (this script with --serve), as `runtime-client
+// api` would: the real Docker driver and lifecycle in a scratch state dir, on 127.0.0.1. The
+// measuring client is this process.
+//
+// Run: `npm run build` (or `npx tsc -b control`), then `node bench/control-proxy.mjs [requests]`
+// (default 2000 of each). Needs the bundle (npm run bundle) and rc-test/bookworm:1
+// (test/images/build.sh bookworm). The runtime is stopped (its container removed) at the end.
+import http from 'node:http';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
+
+const root = new URL('..', import.meta.url).pathname;
+const DIST = join(root, 'control', 'dist');
+const IMAGE = 'rc-test/bookworm:1';
+
+if (!existsSync(join(DIST, 'http', 'server.js'))) throw new Error(`${DIST}/http/server.js is missing: build first (npm run build, or npx tsc -b control)`);
+
+if (process.argv[2] === '--serve') await serve(process.argv[3], process.argv[4]);
+else await measure(Number(process.argv[2] ?? 2000));
+
+/** The service: prints its URL once it listens; stops on SIGTERM (the runtime is stopped by the parent first). */
+async function serve(key, stateDir) {
+  const { default: pino } = await import('pino');
+  const { DockerDriver } = await import(join(DIST, 'docker', 'index.js'));
+  const { openLifecycle } = await import(join(DIST, 'lifecycle', 'lifecycle.js'));
+  const { startApiServer } = await import(join(DIST, 'http', 'server.js'));
+  const log = pino({ level: 'warn' });
+  const driver = new DockerDriver();
+  const opts = { defaultTtl: 3600, maxTtl: 3600, idleTimeout: 3600, pausedTtl: 3600, maxRuntimes: 2, baseCpus: 1, baseMemoryMb: 1024, maxCpus: 2, maxMemoryMb: 4096, warm: {}, stateDir };
+  const lifecycle = await openLifecycle(driver, opts, { logger: log });
+  const api = await startApiServer({ lifecycle, driver, log, version: 'bench', port: 0, apiKey: key });
+  // The direct URL is the service's to know; the bench asks for it on stdin-less IPC: one line.
+  const ask = createInterface({ input: process.stdin });
+  ask.on('line', async (runtimeId) => {
+    const directUrl = lifecycle.get(runtimeId)?.directUrl ?? null;
+    const bareUrl = directUrl && (await bareForwarder(directUrl));
+    process.stdout.write(JSON.stringify({ directUrl, bareUrl }) + '\n');
+  });
+  process.stdout.write(JSON.stringify({ url: api.url }) + '\n');
+  process.once('SIGTERM', async () => {
+    await api.close();
+    await lifecycle.close();
+    await driver.close();
+    process.exit(0);
+  });
+}
+
+/** The floor of a node:http forwarder: keep-alive agent, headers as they came, bodies piped. */
+async function bareForwarder(directUrl) {
+  const target = new URL(directUrl);
+  const agent = new http.Agent({ keepAlive: true });
+  const server = http.createServer((req, res) => {
+    const upstream = http.request({ agent, hostname: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
+      res.writeHead(answer.statusCode, answer.headers);
+      answer.pipe(res);
+    });
+    req.pipe(upstream);
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${server.address().port}`;
+}
+
+async function measure(n) {
+  const key = randomBytes(16).toString('hex');
+  const stateDir = mkdtempSync(join(tmpdir(), 'rc-bench-proxy-'));
+  const child = spawn(process.execPath, [new URL(import.meta.url).pathname, '--serve', key, stateDir], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout });
+  const nextLine = () => new Promise((resolve) => lines.once('line', (l) => resolve(JSON.parse(l))));
+  const { url } = await nextLine();
+  const headers = { 'x-api-key': key, 'content-type': 'application/json' };
+  let runtimeId;
+  try {
+    const started = await (await fetch(`${url}/start`, { method: 'POST', headers, body: JSON.stringify({ image: IMAGE, session_id: `bench-proxy-${process.pid}` }) })).json();
+    if (!started.runtime_id) throw new Error(`/start failed: ${JSON.stringify(started)}`);
+    runtimeId = started.runtime_id;
+    child.stdin.write(runtimeId + '\n');
+    const { directUrl, bareUrl } = await nextLine();
+
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const body = JSON.stringify({ action: { action: 'run', args: { command: 'echo hi' } } });
+    const echo = (base) =>
+      new Promise((resolve, reject) => {
+        const u = new URL(`${base}/execute_action`);
+        const began = performance.now();
+        const req = http.request({ agent, host: u.hostname, port: u.port, path: u.pathname, method: 'POST', headers: { 'x-session-api-key': started.session_api_key, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+          let text = '';
+          res.on('data', (c) => (text += c));
+          res.on('end', () => {
+            const ms = performance.now() - began;
+            if (res.statusCode !== 200 || !text.includes('"hi\\n"')) reject(new Error(`echo hi via ${base}: HTTP ${res.statusCode} ${text.slice(0, 200)}`));
+            else resolve(ms);
+          });
+        });
+        req.on('error', reject);
+        req.end(body);
+      });
+
+    const paths = [directUrl, bareUrl, started.url];
+    for (let i = 0; i < 100; i++) for (const path of paths) await echo(path);
+    const times = paths.map(() => []);
+    for (let i = 0; i < n; i++) {
+      // Each round in another order, so no path always follows the same one.
+      for (let j = 0; j < paths.length; j++) {
+        const k = (i + j) % paths.length;
+        times[k].push(await echo(paths[k]));
+      }
+    }
+    const [direct, bare, proxied] = times;
+    agent.destroy();
+    const q = (xs, p) => [...xs].sort((a, b) => a - b)[Math.floor(p * (xs.length - 1))];
+    const cost = q(proxied, 0.5) - q(direct, 0.5);
+    console.log(`\`echo hi\` (POST /execute_action), ${n} requests each, alternating, keep-alive\n`);
+    console.log('| path | p50 | p90 |');
+    console.log('|---|---|---|');
+    console.log(`| direct URL (floor) | ${q(direct, 0.5).toFixed(3)} ms | ${q(direct, 0.9).toFixed(3)} ms |`);
+    console.log(`| a bare node:http forwarder | ${q(bare, 0.5).toFixed(3)} ms | ${q(bare, 0.9).toFixed(3)} ms |`);
+    console.log(`| through the proxy (/r/{id}) | ${q(proxied, 0.5).toFixed(3)} ms | ${q(proxied, 0.9).toFixed(3)} ms |`);
+    console.log(`| bare forwarder cost (p50 - p50) | ${(q(bare, 0.5) - q(direct, 0.5)).toFixed(3)} ms | |`);
+    console.log(`| proxy cost (p50 - p50) | ${cost.toFixed(3)} ms | target <= 0.3 ms: ${cost <= 0.3 ? 'PASS' : 'FAIL'} |`);
+  } finally {
+    if (runtimeId) await fetch(`${url}/stop`, { method: 'POST', headers, body: JSON.stringify({ runtime_id: runtimeId }) }).catch(() => {});
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+}
