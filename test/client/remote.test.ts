@@ -125,6 +125,14 @@ describe.runIf(hasEngine)('RemoteBackend on a real runtime API', () => {
       await again.client.close();
     });
 
+    it('streams output through the service\'s url (a WebSocket through its proxy)', async () => {
+      const handle = runtime.client.stream({ action: 'run', args: { command: 'for i in 1 2 3; do echo $i; sleep 0.1; done' } });
+      let output = '';
+      for await (const chunk of handle) output += chunk;
+      expect(output.replace(/\r/g, '')).toContain('1\n2\n3\n');
+      expect((await handle.observation).observation).toBe('run');
+    });
+
     it('lists it, and info() finds it by runtime id and by session id', async () => {
       const listed = (await backend.list()).find((r) => r.id === runtime.id);
       expect(listed).toMatchObject({ sessionId, image: IMAGE, state: 'running', podStatus: 'ready', restartCount: 0, url: runtime.url });
@@ -143,6 +151,13 @@ describe.runIf(hasEngine)('RemoteBackend on a real runtime API', () => {
       expect(performance.now() - started).toBeLessThan(50);
       expect(error.code).toBe('paused');
       expect(await runtime.client.alive()).toBe(false);
+      let thrown: unknown;
+      try {
+        runtime.client.stream({ action: 'run', args: { command: 'true' } });
+      } catch (e) {
+        thrown = e;
+      }
+      expect(thrown).toMatchObject({ code: 'paused' });
       expect((await backend.info(runtime.id)).state).toBe('paused');
       // The url itself answers 503 at once while paused: nothing hangs.
       const raw = await fetch(`${runtime.url}/alive`, { headers: { 'x-session-api-key': runtime.apiKey } });
