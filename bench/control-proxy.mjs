@@ -3,9 +3,11 @@
 // runtime's direct URL, in the same run, on the same runtime: `echo hi` (POST /execute_action)
 // over a keep-alive connection, requests alternating proxy / direct so that drift hits both
 // alike. Prints p50 and p90 of each and the proxy's cost (p50 proxy - p50 direct; target <= 0.3 ms).
-// A third path, a bare node:http forwarder (keep-alive agent, pipe both ways, no checks, no
-// touch, no metrics) in the same service process, shows what any forwarder on node:http costs
-// here: the proxy's own work is the difference between it and the proxy.
+// The proxy reaches the container at its bridge address (control/http/docker-route.ts), as the
+// service does; the direct URL is the published port (through the engine's docker-proxy). A third
+// path, a bare node:http forwarder to the same bridge address (keep-alive agent, pipe both ways, no
+// checks, no touch, no metrics) in the same service process, shows what any forwarder on
+// node:http costs here: the proxy's own work is the difference between it and the proxy.
 //
 // The service runs in a child process of its own (this script with --serve), as `runtime-client
 // api` would: the real Docker driver and lifecycle in a scratch state dir, on 127.0.0.1. The
@@ -38,16 +40,20 @@ async function serve(key, stateDir) {
   const { DockerDriver } = await import(join(DIST, 'docker', 'index.js'));
   const { openLifecycle } = await import(join(DIST, 'lifecycle', 'lifecycle.js'));
   const { startApiServer } = await import(join(DIST, 'http', 'server.js'));
+  const { dockerBridgeRoute } = await import(join(DIST, 'http', 'docker-route.js'));
   const log = pino({ level: 'warn' });
   const driver = new DockerDriver();
   const opts = { defaultTtl: 3600, maxTtl: 3600, idleTimeout: 3600, pausedTtl: 3600, maxRuntimes: 2, baseCpus: 1, baseMemoryMb: 1024, maxCpus: 2, maxMemoryMb: 4096, warm: {}, stateDir };
   const lifecycle = await openLifecycle(driver, opts, { logger: log });
-  const api = await startApiServer({ lifecycle, driver, log, version: 'bench', port: 0, apiKey: key });
+  // As `runtime-client api` runs it: the proxy reaches containers over the bridge when it can.
+  const route = dockerBridgeRoute(driver);
+  const api = await startApiServer({ lifecycle, driver, log, version: 'bench', port: 0, apiKey: key, route });
   // The direct URL is the service's to know; the bench asks for it on stdin-less IPC: one line.
   const ask = createInterface({ input: process.stdin });
   ask.on('line', async (runtimeId) => {
-    const directUrl = lifecycle.get(runtimeId)?.directUrl ?? null;
-    const bareUrl = directUrl && (await bareForwarder(directUrl));
+    const record = lifecycle.get(runtimeId);
+    const directUrl = record?.directUrl ?? null;
+    const bareUrl = directUrl && (await bareForwarder((await route(record)) ?? directUrl));
     process.stdout.write(JSON.stringify({ directUrl, bareUrl }) + '\n');
   });
   process.stdout.write(JSON.stringify({ url: api.url }) + '\n');

@@ -48,6 +48,18 @@ interface Target {
   host: string;
   /** The direct URL's path, without a trailing slash ('' for the root). */
   base: string;
+  /** Set once a shorter route (ProxyOptions.route) was asked for this target. */
+  routeAsked?: boolean;
+}
+
+export interface ProxyOptions {
+  /**
+   * A shorter address of the same server than record.directUrl, when the backend has one (Docker
+   * on this host: the container's bridge address, which skips the engine's port forwarder), or
+   * null. Asked once per runtime and address, in the background: requests use directUrl until it
+   * answers; a route that fails to connect is dropped for directUrl again.
+   */
+  route?: (record: RuntimeRecord) => Promise<string | null>;
 }
 
 interface Open {
@@ -66,6 +78,7 @@ export class RuntimeProxy {
     private readonly lifecycle: Lifecycle,
     private readonly metrics: Metrics,
     private readonly log: Logger,
+    private readonly options: ProxyOptions = {},
   ) {
     this.sweeper = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
     this.sweeper.unref();
@@ -76,7 +89,7 @@ export class RuntimeProxy {
     const record = this.usable(runtimeId);
     if (record instanceof ControlApiError) return this.refuse(res, record);
     this.lifecycle.touch(runtimeId);
-    const target = this.targetOf(runtimeId, record.directUrl!);
+    const target = this.targetOf(record);
     const upstream = http.request({
       agent: target.agent,
       hostname: target.hostname,
@@ -109,6 +122,7 @@ export class RuntimeProxy {
     });
     upstream.on('error', (e) => {
       this.open.delete(entry);
+      if (target.routeAsked && isConnectError(e)) this.dropRoute(runtimeId, target);
       if (res.headersSent || res.destroyed) return void res.destroy();
       this.metrics.countProxy('5xx');
       this.refuse(res, new ControlApiError('runtime_unreachable', `runtime ${runtimeId} did not answer: ${(e as Error).message}`));
@@ -132,7 +146,7 @@ export class RuntimeProxy {
     const record = this.usable(runtimeId);
     if (record instanceof ControlApiError) return writeRawError(socket, record);
     this.lifecycle.touch(runtimeId);
-    const target = this.targetOf(runtimeId, record.directUrl!);
+    const target = this.targetOf(record);
     const headers = forwardHeaders(req.headers, target.host);
     headers.connection = 'Upgrade';
     headers.upgrade = req.headers.upgrade ?? 'websocket';
@@ -224,22 +238,41 @@ export class RuntimeProxy {
     res.end(body);
   }
 
+  /** Where requests for a runtime go now: the route when one is known, else its direct URL. */
+  targetHost(runtimeId: string): string | undefined {
+    return this.targets.get(runtimeId)?.host;
+  }
+
   /** The runtime's target (a new one, with a new agent, when its server moved, e.g. after a restart). */
-  private targetOf(runtimeId: string, directUrl: string): Target {
-    const known = this.targets.get(runtimeId);
-    if (known?.directUrl === directUrl) return known;
+  private targetOf(record: RuntimeRecord): Target {
+    const known = this.targets.get(record.runtimeId);
+    if (known?.directUrl === record.directUrl) return known;
     known?.agent.destroy();
-    const url = new URL(directUrl);
-    const target: Target = {
-      directUrl,
-      agent: new http.Agent({ keepAlive: true, keepAliveMsecs: 30_000, scheduling: 'lifo', noDelay: true } as http.AgentOptions),
-      hostname: url.hostname,
-      port: url.port,
-      host: url.host,
-      base: url.pathname === '/' ? '' : url.pathname.replace(/\/$/, ''),
-    };
-    this.targets.set(runtimeId, target);
+    const target = makeTarget(record.directUrl!, record.directUrl!);
+    this.targets.set(record.runtimeId, target);
+    if (this.options.route) {
+      target.routeAsked = true;
+      this.options.route(record).then(
+        (url) => {
+          if (!url || this.targets.get(record.runtimeId) !== target) return;
+          const routed = makeTarget(record.directUrl!, url);
+          routed.routeAsked = true;
+          // The old agent is left to its requests in flight; its idle sockets close at the server's keep-alive timeout.
+          this.targets.set(record.runtimeId, routed);
+          this.log.debug({ runtimeId: record.runtimeId, route: routed.host }, 'proxy: a shorter route to the runtime');
+        },
+        (e) => this.log.debug({ runtimeId: record.runtimeId, err: (e as Error).message }, 'proxy: no shorter route; the direct URL it is'),
+      );
+    }
     return target;
+  }
+
+  /** The route failed to connect: back to the direct URL, not asked again for this address. */
+  private dropRoute(runtimeId: string, target: Target): void {
+    if (this.targets.get(runtimeId) !== target || target.host === new URL(target.directUrl).host) return;
+    const direct = makeTarget(target.directUrl, target.directUrl);
+    direct.routeAsked = true;
+    this.targets.set(runtimeId, direct);
   }
 
   private sweep(): void {
@@ -271,6 +304,23 @@ function refusal(runtimeId: string, status: RuntimeRecord['status'] | 'gone' | '
     default:
       return new ControlApiError('not_found', `no runtime ${runtimeId}`);
   }
+}
+
+function makeTarget(directUrl: string, url: string): Target {
+  const u = new URL(url);
+  return {
+    directUrl,
+    agent: new http.Agent({ keepAlive: true, keepAliveMsecs: 30_000, scheduling: 'lifo', noDelay: true } as http.AgentOptions),
+    hostname: u.hostname.replace(/^\[|\]$/g, ''),
+    port: u.port,
+    host: u.host,
+    base: u.pathname === '/' ? '' : u.pathname.replace(/\/$/, ''),
+  };
+}
+
+function isConnectError(e: Error): boolean {
+  const code = (e as { code?: string }).code;
+  return code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'ETIMEDOUT';
 }
 
 function forwardHeaders(headers: http.IncomingHttpHeaders, host: string): http.OutgoingHttpHeaders {

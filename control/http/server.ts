@@ -10,7 +10,7 @@ import { createApp } from './app.js';
 import { Builds } from './builds.js';
 import { ControlApiError } from './errors.js';
 import { Metrics } from './metrics.js';
-import { RuntimeProxy, proxyTarget } from './proxy.js';
+import { RuntimeProxy, proxyTarget, type ProxyOptions } from './proxy.js';
 
 export interface ApiServerOptions {
   lifecycle: Lifecycle;
@@ -31,6 +31,8 @@ export interface ApiServerOptions {
   maxBodyBytes?: number;
   /** Runtimes the reaper paused or stopped, for /metrics (when the lifecycle counts them). */
   reaped?: () => number | undefined;
+  /** A shorter route to a runtime than its direct URL, when the backend has one (ProxyOptions.route). */
+  route?: ProxyOptions['route'];
 }
 
 export interface ApiServer {
@@ -40,6 +42,7 @@ export interface ApiServer {
   publicUrl: string;
   port: number;
   metrics: Metrics;
+  proxy: RuntimeProxy;
   /** Stops listening, ends proxied connections and builds; leaves the lifecycle to its owner. */
   close(): Promise<void>;
 }
@@ -64,7 +67,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     throw new ApiConfigError(`refusing to listen on ${host} without an API key: anyone who reaches it could start sandboxes. Set RUNTIME_API_KEY or --api-key-file, or listen on 127.0.0.1`);
   }
   const metrics = new Metrics(options.lifecycle, options.reaped);
-  const proxy = new RuntimeProxy(options.lifecycle, metrics, options.log);
+  const proxy = new RuntimeProxy(options.lifecycle, metrics, options.log, { route: options.route });
   const builds = new Builds(options.driver, options.log);
   let publicUrl = options.publicUrl?.replace(/\/+$/, '') ?? '';
   const app = createApp({
@@ -110,6 +113,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     publicUrl,
     port,
     metrics,
+    proxy,
     close: async () => {
       proxy.close();
       builds.close();

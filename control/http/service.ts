@@ -5,6 +5,7 @@ import pino from 'pino';
 import type { Driver } from '../driver.js';
 import { DockerDriver } from '../docker/index.js';
 import { openLifecycle } from '../lifecycle/lifecycle.js';
+import { dockerBridgeRoute } from './docker-route.js';
 import { ReapedCounter } from './reaped.js';
 import { startApiServer } from './server.js';
 import { VERSION } from './version.js';
@@ -79,6 +80,7 @@ export async function runApiService(options: ApiServiceOptions): Promise<number>
       apiKey: options.apiKey,
       maxBuildMb: options.maxBuildMb,
       reaped: () => reaped.total,
+      route: driver instanceof DockerDriver ? dockerBridgeRoute(driver) : undefined,
     });
   } catch (e) {
     await lifecycle.close();

@@ -10,6 +10,7 @@ import { DockerDriver } from '../../control/docker/index.js';
 import { openLifecycle, type RuntimeLifecycle } from '../../control/lifecycle/lifecycle.js';
 import type { LifecycleOptions } from '../../control/lifecycle/api.js';
 import { startApiServer, type ApiServer, type ApiServerOptions } from '../../control/http/server.js';
+import { dockerBridgeRoute } from '../../control/http/docker-route.js';
 import { removeLabelled } from '../docker/engine.js';
 
 /** The base image of the control tests (test/images/build.sh bookworm). */
@@ -41,7 +42,7 @@ export async function startService(
     { logger: log },
   );
   const label = `${LABELS.service}=${lifecycle.serviceLabels[LABELS.service]}`;
-  const api = await startApiServer({ lifecycle, driver, log, version: 'test', host: '127.0.0.1', port: 0, apiKey: KEY, ...server });
+  const api = await startApiServer({ lifecycle, driver, log, version: 'test', host: '127.0.0.1', port: 0, apiKey: KEY, route: dockerBridgeRoute(driver), ...server });
   return {
     url: api.url,
     server: api,

@@ -4,6 +4,7 @@
 // (EchoDriver below, behind the real lifecycle): what is forwarded (headers, path, query), that
 // bodies stream both ways without buffering, and 502 when the runtime's server is gone.
 import http from 'node:http';
+import { execFileSync } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -66,6 +67,17 @@ describe.runIf(hasEngine)('the proxy to a real runtime', () => {
     const wrong = await run('echo hi', 'not-the-key');
     expect(wrong.status).toBe(401);
     expect((await wrong.json()).error.code).toBe('unauthorized');
+  });
+
+  it("reaches the container at its bridge address, not through the engine's port forwarder", async () => {
+    for (let i = 0; i < 20 && !svc.server.proxy.targetHost(rt.runtime_id)?.endsWith(':60000'); i++) {
+      await (await fetch(`${rt.url}/alive`)).arrayBuffer();
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const sandboxId = svc.lifecycle.get(rt.runtime_id)!.sandboxId!;
+    const ip = execFileSync('docker', ['inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', sandboxId], { encoding: 'utf8' }).trim();
+    expect(svc.server.proxy.targetHost(rt.runtime_id)).toBe(`${ip}:60000`);
+    expect((await run('echo routed')).status).toBe(200);
   });
 
   it('each request resets the idle clock (lifecycle.touch)', async () => {
