@@ -6,7 +6,7 @@ import type { Driver } from '../driver.js';
 import { DockerDriver } from '../docker/index.js';
 import { openLifecycle } from '../lifecycle/lifecycle.js';
 import { dockerBridgeRoute } from './docker-route.js';
-import { ReapedCounter } from './reaped.js';
+import { ReapedCounter, lifecycleLogger } from './reaped.js';
 import { startApiServer } from './server.js';
 import { VERSION } from './version.js';
 
@@ -38,12 +38,11 @@ const DRIVERS: Record<ApiServiceOptions['backend'], () => Driver> = {
 /** Serves until SIGINT or SIGTERM; resolves with the exit code. ApiConfigError for a key-less public host. */
 export async function runApiService(options: ApiServiceOptions): Promise<number> {
   const reaped = new ReapedCounter();
-  const log = pino({
-    level: options.logLevel,
+  const logOptions: pino.LoggerOptions = {
     base: { pid: process.pid },
     redact: { paths: ['apiKey', 'key', 'session_api_key', 'headers["x-api-key"]', 'headers["x-session-api-key"]'], censor: '[redacted]' },
-    hooks: { logMethod: reaped.hook },
-  });
+  };
+  const log = pino({ ...logOptions, level: options.logLevel });
   // Checked before anything is opened: a refusal leaves no state dir and no sandbox behind.
   const { ApiConfigError, isLoopback } = await import('./server.js');
   if (!options.apiKey && !isLoopback(options.host)) {
@@ -65,7 +64,7 @@ export async function runApiService(options: ApiServiceOptions): Promise<number>
       warm: options.warm,
       stateDir: options.stateDir,
     },
-    { logger: log },
+    { logger: lifecycleLogger(options.logLevel, reaped, logOptions) },
   );
   let server;
   try {

@@ -11,6 +11,7 @@ import { openLifecycle, type RuntimeLifecycle } from '../../control/lifecycle/li
 import type { LifecycleOptions } from '../../control/lifecycle/api.js';
 import { startApiServer, type ApiServer, type ApiServerOptions } from '../../control/http/server.js';
 import { dockerBridgeRoute } from '../../control/http/docker-route.js';
+import { ReapedCounter, lifecycleLogger } from '../../control/http/reaped.js';
 import { removeLabelled } from '../docker/engine.js';
 
 /** The base image of the control tests (test/images/build.sh bookworm). */
@@ -36,13 +37,15 @@ export async function startService(
   const stateDir = mkdtempSync(join(tmpdir(), 'rc-api-test-'));
   const driver = new DockerDriver();
   const log = pino({ level: process.env.RC_TEST_LOG ?? 'silent' });
+  // As the command does: the reaper's events are counted for /metrics whatever the log level.
+  const reaped = new ReapedCounter();
   const lifecycle = await openLifecycle(
     driver,
     { defaultTtl: 600, maxTtl: 3600, idleTimeout: 600, pausedTtl: 3600, maxRuntimes: 10, baseCpus: 1, baseMemoryMb: 512, maxCpus: 2, maxMemoryMb: 4096, warm: {}, stateDir, ...options },
-    { logger: log },
+    { logger: lifecycleLogger(process.env.RC_TEST_LOG ?? 'silent', reaped) },
   );
   const label = `${LABELS.service}=${lifecycle.serviceLabels[LABELS.service]}`;
-  const api = await startApiServer({ lifecycle, driver, log, version: 'test', host: '127.0.0.1', port: 0, apiKey: KEY, route: dockerBridgeRoute(driver), ...server });
+  const api = await startApiServer({ lifecycle, driver, log, version: 'test', host: '127.0.0.1', port: 0, apiKey: KEY, route: dockerBridgeRoute(driver), reaped: () => reaped.total, ...server });
   return {
     url: api.url,
     server: api,

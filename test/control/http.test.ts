@@ -216,6 +216,47 @@ describe.runIf(hasEngine)('runtime API routes', () => {
   });
 });
 
+describe.runIf(hasEngine)('the reaper in /metrics', () => {
+  let svc: Service;
+  beforeAll(async () => {
+    svc = await startService();
+  });
+  afterAll(async () => svc?.close());
+
+  it('an idle runtime paused by the reaper counts in runtime_api_reaped_total (at any log level), and its url answers 503', async () => {
+    const reapedNow = async () => parsePrometheus((await svc.api('/metrics')).body).get('runtime_api_reaped_total');
+    expect(await reapedNow()).toBe(0);
+    const start = StartResponse.parse((await svc.api('/start', { body: { image: IMAGE, session_id: 'idle-1', idle_timeout_seconds: 1 } })).body);
+    const deadline = Date.now() + 15_000;
+    while (RuntimeResponse.parse((await svc.api(`/runtime/${start.runtime_id}`)).body).status !== 'paused') {
+      expect(Date.now()).toBeLessThan(deadline);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(await reapedNow()).toBe(1);
+    const answer = await fetch(`${start.url}/alive`);
+    expect(answer.status).toBe(503);
+    expect(answer.headers.get('retry-after')).toBe('1');
+  }, 30_000);
+});
+
+describe('a backend that does not answer', () => {
+  it('/health says degraded; a route that needs the engine answers 503 backend_unavailable', async () => {
+    const { DockerDriver } = await import('../../control/docker/index.js');
+    const dead = new DockerDriver({ docker: { socketPath: '/nonexistent/docker.sock' }, pingTimeoutMs: 500, callTimeoutMs: 1000 });
+    const lifecycle = { counts: () => ({ running: 0, paused: 0 }), list: () => [], get: () => undefined } as never;
+    const api = await startApiServer({ lifecycle, driver: dead, log: pino({ level: 'silent' }), version: 't', port: 0, apiKey: KEY });
+    try {
+      const health = await fetch(`${api.url}/health`);
+      expect(ApiHealth.parse(await health.json()).status).toBe('degraded');
+      const exists = await fetch(`${api.url}/image_exists?image=x`, { headers: { 'x-api-key': KEY } });
+      expectError({ status: exists.status, body: await exists.json() }, 503, 'backend_unavailable');
+    } finally {
+      await api.close();
+      await dead.close();
+    }
+  });
+});
+
 describe.runIf(hasEngine)('capacity', () => {
   let svc: Service;
   beforeAll(async () => {
