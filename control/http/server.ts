@@ -104,7 +104,10 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   });
   const { port } = server.address() as AddressInfo;
   const url = `http://${isIP(host) === 6 ? `[${host}]` : host}:${port}`;
-  if (!publicUrl) publicUrl = url;
+  if (!publicUrl) {
+    publicUrl = url;
+    if (host === '0.0.0.0' || host === '::') options.log.warn({ publicUrl }, `runtime urls name ${host}, which clients elsewhere cannot reach: set --public-url to the address they use`);
+  }
   options.log.info({ url, publicUrl, backend: options.driver.name, auth: options.apiKey ? 'X-API-Key' : 'none (loopback only)' }, 'runtime API listening');
 
   return {

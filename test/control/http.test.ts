@@ -362,6 +362,19 @@ describe('listening', () => {
   });
 });
 
+describe('public url', () => {
+  it('on a wildcard host without --public-url the service warns that runtime urls name it', async () => {
+    const lines: string[] = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
+    const lifecycle = { counts: () => ({ running: 0, paused: 0 }), list: () => [], get: () => undefined } as never;
+    const api = await startApiServer({ lifecycle, driver: { name: 'docker' } as never, log, version: 't', host: '0.0.0.0', port: 0, apiKey: KEY });
+    await api.close();
+    expect(api.publicUrl).toBe(`http://0.0.0.0:${api.port}`);
+    expect(lines.join('')).toMatch(/runtime urls name 0\.0\.0\.0, which clients elsewhere cannot reach: set --public-url/);
+    expect(lines.join('')).not.toContain(KEY);
+  });
+});
+
 describe('runtime-client api flags', () => {
   it('defaults, each documented with its unit in --help', () => {
     const flags = apiFlags({}, {});
