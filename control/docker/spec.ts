@@ -41,6 +41,8 @@ export function createRequest(spec: SandboxSpec, bundleDir: string, hostIp: stri
       Cmd: [...(base.Cmd as string[]), ...(spec.workingDir === undefined ? [] : ['--working-dir', spec.workingDir])],
       // The image's ENV stays (the engine merges it under ours): the shells' env, the port, the key.
       Env: [...Object.entries(spec.env).map(([name, value]) => `${name}=${value}`), `RUNTIME_CLIENT_PORT=${CONTAINER_PORT}`, `SESSION_API_KEY=${spec.apiKey}`],
+      // The engine makes the directory when the image lacks it (OpenHands asks for /workspace).
+      ...(spec.workingDir === undefined ? {} : { WorkingDir: spec.workingDir }),
       Labels: { ...spec.labels },
       ExposedPorts: { [PORT_KEY]: {} },
       // No Healthcheck: the lifecycle core probes /alive itself, and an exec every few seconds in
