@@ -9,7 +9,7 @@ import type { ApiHealth, StartRequest } from '@runtime-client/protocol';
 import type { Driver } from '../driver.js';
 import type { Lifecycle, RuntimeRecord, StartParams } from '../lifecycle/api.js';
 import { jsonBody } from './body.js';
-import { Builds, readBuildForm } from './builds.js';
+import { BUILD_ANSWER_WAIT_MS, Builds, readBuildForm } from './builds.js';
 import { ControlApiError, parseOr400, toControlApiError } from './errors.js';
 import type { Metrics } from './metrics.js';
 import { openApiDocument } from './openapi.js';
@@ -98,7 +98,11 @@ export function createApp(ctx: AppContext): express.Express {
         if (e.close) res.setHeader('connection', 'close');
         throw e.error;
       });
-      return { build_id: ctx.builds.submit(form.context, form.tags) };
+      const buildId = ctx.builds.submit(form.context, form.tags);
+      // OpenHands' builder polls /build_status every 30 s: a build that ends within a few seconds
+      // is answered finished at its first poll, not half a minute later.
+      await ctx.builds.settled(buildId, BUILD_ANSWER_WAIT_MS);
+      return { build_id: buildId };
     },
     'get /build_status': (req) => {
       const { build_id } = parseOr400(spec('get', '/build_status').query!, req.query, 'query') as { build_id: string };

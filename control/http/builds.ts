@@ -18,6 +18,8 @@ interface Build {
   image?: string;
   error?: string;
   finishedAt?: number;
+  /** Called when it finishes (POST /build waiting a little for it). */
+  waiters?: (() => void)[];
   run: () => Promise<void>;
 }
 
@@ -27,6 +29,8 @@ export const MAX_CONCURRENT_BUILDS = 2;
 const KEEP_FINISHED_MS = 24 * 3600_000;
 /** A build that has not finished after this long is cancelled and reported TIMEOUT, in ms. */
 export const BUILD_TIMEOUT_MS = 30 * 60_000;
+/** How long POST /build waits for its build to finish before answering (OpenHands' request times out at 30 s). */
+export const BUILD_ANSWER_WAIT_MS = 20_000;
 /** An image reference as Docker takes it: [registry[:port]/]name[:tag][@digest], lower-case name. */
 const IMAGE_REF = /^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?$/;
 
@@ -65,6 +69,7 @@ export class Builds {
           clearTimeout(timer);
           this.aborts.delete(abort);
           build.finishedAt = Date.now();
+          for (const wake of build.waiters?.splice(0) ?? []) wake();
         }
       },
     };
@@ -73,6 +78,19 @@ export class Builds {
     this.queue.push(build);
     this.pump();
     return id;
+  }
+
+  /** Resolves when the build has finished, or after `ms`, whichever comes first. */
+  settled(id: string, ms: number): Promise<void> {
+    const build = this.builds.get(id);
+    if (!build || build.finishedAt !== undefined) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      (build.waiters ??= []).push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 
   status(id: string): { status: BuildState; image?: string; error?: string } | undefined {
