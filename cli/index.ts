@@ -25,6 +25,9 @@ Usage:
   runtime-client run --api URL [--api-key-file F] [-e K=V]... [-d] IMAGE
                                      the same against a runtime API service (\`runtime-client
                                      api\`); so do ps --api URL and stop --api URL ID...
+  runtime-client api [--host ADDR] [--port N] [--max-runtimes N] [--warm IMAGE=N] [...]
+                                     serve the runtime API (RUNTIME-API.md) that starts, tracks
+                                     and reaps runtimes, on one port (api --help lists its options)
   runtime-client dockerfile --base-image IMG [--port N] [--user U] [--workdir DIR]
                                      print the Dockerfile that injects runtime-client into IMG
   runtime-client build --base-image IMG [--tag T] [--force]
