@@ -11,7 +11,7 @@ import { waitAlive } from './alive.js';
 import { Alarm, nextDue } from './clocks.js';
 import { EventLog, type Logger } from './events.js';
 import { resolveLimits, checkTtl, type Limits } from './limits.js';
-import { reconcile, type ReconcileResult } from './reconcile.js';
+import { reconcile, sweep, type ReconcileResult } from './reconcile.js';
 import { Store, type StoredRuntime } from './store.js';
 import { servesFromWarm, WarmRefill } from './warm.js';
 
@@ -26,6 +26,12 @@ export interface LifecycleExtras {
   aliveTimeoutMs?: number;
   /** Most processes in a sandbox (default 4096). */
   pidsLimit?: number;
+  /**
+   * How often the service's sandboxes are swept for ones no live runtime claims, in ms (default
+   * 60000; the first sweep comes 5 s after open, to catch a create the engine finished after the
+   * previous service was killed).
+   */
+  sweepIntervalMs?: number;
 }
 
 /** Milliseconds a touch may go unwritten: the idle clock survives a restart to within this. */
@@ -62,6 +68,8 @@ export class RuntimeLifecycle implements Lifecycle {
   private readonly alarm: Alarm;
   private readonly refill: WarmRefill;
   private unwatch: (() => void) | undefined;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private sweeping: Promise<number> | undefined;
   private closed = false;
   /** What reconciliation at open found and did. */
   reconciled: ReconcileResult | undefined;
@@ -89,6 +97,23 @@ export class RuntimeLifecycle implements Lifecycle {
     this.store.prune(Date.now() - 7 * 24 * 3600 * 1000);
     this.schedule();
     this.refill.fill();
+    const every = this.extras.sweepIntervalMs ?? 60_000;
+    const next = (ms: number) => {
+      this.sweepTimer = setTimeout(() => {
+        this.sweep()
+          .catch((e) => this.log.logger.error({ err: (e as Error).message }, 'the sweep for unclaimed sandboxes failed'))
+          .finally(() => next(every));
+      }, ms);
+      this.sweepTimer.unref();
+    };
+    next(Math.min(5000, every));
+  }
+
+  /** Removes the service's sandboxes that no live runtime claims (see reconcile.ts); answers how many. */
+  sweep(): Promise<number> {
+    if (this.closed) return Promise.resolve(0);
+    this.sweeping ??= this.track(sweep(this.store, this.driver, this.serviceLabels, this.log)).finally(() => (this.sweeping = undefined));
+    return this.sweeping;
   }
 
   // ---- reads
@@ -111,15 +136,16 @@ export class RuntimeLifecycle implements Lifecycle {
     return { running: live.filter((r) => r.status === 'running').length, paused: live.filter((r) => r.status === 'paused').length };
   }
 
-  /** The warm pool by image: sandboxes ready to hand out, and ones being made. */
-  warmPool(): Record<string, { ready: number; starting: number }> {
-    const out: Record<string, { ready: number; starting: number }> = {};
-    for (const image of Object.keys(this.options.warm)) out[image] = { ready: 0, starting: 0 };
+  /** The warm pool by image: sandboxes ready to hand out, ones being made, and the ids of both. */
+  warmPool(): Record<string, { ready: number; starting: number; sandboxIds: string[] }> {
+    const out: Record<string, { ready: number; starting: number; sandboxIds: string[] }> = {};
+    for (const image of Object.keys(this.options.warm)) out[image] = { ready: 0, starting: 0, sandboxIds: [] };
     for (const r of this.store.liveRuntimes()) {
       if (!r.warm) continue;
-      const entry = (out[r.image] ??= { ready: 0, starting: 0 });
+      const entry = (out[r.image] ??= { ready: 0, starting: 0, sandboxIds: [] });
       if (r.podStatus === 'ready') entry.ready++;
       else entry.starting++;
+      if (r.sandboxId) entry.sandboxIds.push(r.sandboxId);
     }
     return out;
   }
@@ -374,6 +400,7 @@ export class RuntimeLifecycle implements Lifecycle {
     this.closed = true;
     this.alarm.close();
     this.refill.close();
+    if (this.sweepTimer) clearTimeout(this.sweepTimer);
     this.unwatch?.();
     // Starts of warm sandboxes nobody waits for are cut short (their sandboxes removed, as any failed start's).
     for (const [runtimeId, abort] of this.bringingUp) if (this.store.get(runtimeId)?.warm) abort.abort(new Error('the service is closing'));

@@ -70,6 +70,26 @@ export async function reconcile(store: Store, driver: Driver, serviceLabels: Rec
   return result;
 }
 
+/**
+ * Removes every sandbox of the service that no live record claims (no record, a stopped one, or a
+ * runtime with another sandbox). A sandbox being made for a live record is claimed by it before
+ * the driver is asked. This catches what reconciliation cannot see: a create the engine finishes
+ * after the service that asked for it was killed (its record already stopped), and a removal that
+ * failed. Answers how many it removed.
+ */
+export async function sweep(store: Store, driver: Driver, serviceLabels: Record<string, string>, log: EventLog): Promise<number> {
+  let removed = 0;
+  for (const sandbox of await driver.list(serviceLabels)) {
+    const runtimeId = sandbox.labels[LABELS.runtimeId];
+    const record = runtimeId ? store.get(runtimeId) : undefined;
+    if (record && record.status !== 'stopped' && (record.sandboxId === null || record.sandboxId === sandbox.id)) continue;
+    await driver.remove(sandbox.id);
+    log.event('reaped', record ?? { runtimeId: runtimeId ?? null, sessionId: sandbox.labels[LABELS.sessionId] ?? '' }, `sandbox ${sandbox.id} removed: no live runtime claims it`);
+    removed++;
+  }
+  return removed;
+}
+
 function stopRecord(store: Store, record: StoredRuntime, reason: string, podStatus: 'failed' | 'not found', log: EventLog): void {
   store.update(record.runtimeId, { status: 'stopped', podStatus, stopReason: reason, directUrl: null, pausedAt: null });
   log.event('stopped', record, reason);

@@ -3,13 +3,11 @@
 // sessions at random, forever, until the test kills it with SIGKILL. Each operation is printed as
 // a JSON line before it is asked for ("intent") and once it has answered ("done"); stdout is a pipe,
 // written synchronously, so a line printed is a line the test reads.
-//   node --import tsx test/control/lifecycle-child.ts <root> <seed>
-import { join } from 'node:path';
+//   node --import tsx test/control/lifecycle-child.ts <root> <seed> process|docker
 import { openLifecycle } from '../../control/lifecycle/lifecycle.js';
-import { DURABILITY_OPTIONS } from './lifecycle-durability-options.js';
-import { ProcessDriver } from './process-driver.js';
+import { durabilitySetup, warmOf, type DriverKind } from './lifecycle-durability-options.js';
 
-const [root, seedText] = process.argv.slice(2);
+const [root, seedText, kind] = process.argv.slice(2);
 let seed = Number(seedText) >>> 0 || 1;
 /** xorshift32: the run can be replayed from its seed. */
 function random(): number {
@@ -21,7 +19,8 @@ function random(): number {
 const pick = <T>(items: T[]): T => items[Math.floor(random() * items.length)];
 const say = (line: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(line)}\n`);
 
-const lifecycle = await openLifecycle(new ProcessDriver(join(root, 'sandboxes')), { ...DURABILITY_OPTIONS, stateDir: join(root, 'state') });
+const { driver, image, options } = durabilitySetup(kind as DriverKind, root);
+const lifecycle = await openLifecycle(driver, { ...options, warm: warmOf(image) });
 say({ op: 'open', reconciled: lifecycle.reconciled });
 
 const sessions = ['s0', 's1', 's2', 's3', 's4'];
@@ -35,7 +34,7 @@ for (;;) {
   try {
     const r =
       op === 'start'
-        ? await lifecycle.start({ image: 'process', sessionId: session, ttlSeconds })
+        ? await lifecycle.start({ image, sessionId: session, ttlSeconds })
         : op === 'pause'
           ? await lifecycle.pause(runtimeId!)
           : op === 'resume'

@@ -312,7 +312,7 @@ describe('reconciliation at open', () => {
     const stranger = await first.driver.create({ runtimeId: 'x', sessionId: 'x', image: 'process', env: {}, apiKey: 'k', cpus: 1, memoryMb: 512, pidsLimit: 100, labels: { [LABELS.managed]: 'someone-else' } });
     await first.driver.remove(gone.sandboxId!);
     first.driver.killBehindTheBack(died.sandboxId!, 'SIGKILL');
-    await until(async () => (await first.driver.inspect(died.sandboxId!))?.status === 'exited', 5000, 'died');
+    await until(async () => (await first.driver.inspect(died.sandboxId!))?.exitCode !== undefined, 5000, 'died');
 
     const second = await f.open();
     const { lifecycle, driver } = second;
@@ -326,6 +326,25 @@ describe('reconciliation at open', () => {
     expect(second.lifecycle.reconciled).toEqual({ removed: 1, stopped: 1, failed: 1 });
     expect(await aliveStatus(kept.directUrl!)).toBe(200);
     await driver.remove(stranger.id);
+  });
+});
+
+describe('the sweep', () => {
+  it('removes, every sweepIntervalMs, a sandbox of the service that no live runtime claims, and nothing else', async () => {
+    const opened = await fresh().open({}, 'a', { sweepIntervalMs: 300 });
+    const { lifecycle, driver } = opened;
+    const r = await lifecycle.start({ image: 'process', sessionId: 'claimed' });
+    // What a create the engine finished after its service was killed looks like: labels, no live
+    // record. (The sweep may take it while it is still being made: that create then fails.)
+    const lateId = 'rt-eeeeeeeeeeeeeeeeeeeeeeee';
+    await driver
+      .create({ runtimeId: lateId, sessionId: 'late', image: 'process', env: {}, apiKey: 'k', cpus: 1, memoryMb: 512, pidsLimit: 100, labels: { ...lifecycle.serviceLabels, [LABELS.runtimeId]: lateId } })
+      .catch(() => undefined);
+    await until(() => opened.lines.some((l) => l.event === 'reaped' && l.runtimeId === lateId && /no live runtime claims it/.test(String(l.reason))), 3000, 'swept');
+    expect(await driver.list({ [LABELS.runtimeId]: lateId })).toEqual([]);
+    expect(driver.livePids().size).toBe(1);
+    expect((await driver.inspect(r.sandboxId!))?.status).toBe('running');
+    expect(lifecycle.get(r.runtimeId)!.status).toBe('running');
   });
 });
 
