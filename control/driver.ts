@@ -4,6 +4,8 @@
 // The lifecycle core (control/lifecycle/) holds every rule (clocks, limits, the warm pool) and
 // knows drivers only through this interface.
 
+import { ControlError } from './errors.js';
+
 /** Labels the service puts on every sandbox it makes; reconciliation finds its own by them. */
 export const LABELS = {
   /** Marks a sandbox made by a runtime-client control plane. */
@@ -96,13 +98,13 @@ export interface Driver {
 }
 
 /** A driver's failure, with a code the HTTP layer maps (image_not_found 400, backend_unavailable 503). */
-export class DriverError extends Error {
+export class DriverError extends ControlError {
   constructor(
-    readonly code: 'image_not_found' | 'backend_unavailable' | 'bad_runtime_class' | 'engine',
+    override readonly code: 'image_not_found' | 'backend_unavailable' | 'bad_runtime_class' | 'engine',
     message: string,
     readonly status?: number,
   ) {
-    super(message);
+    super(code, message);
     this.name = 'DriverError';
   }
 }

@@ -1,6 +1,7 @@
 // @runtime-client/control: the runtime API service (RUNTIME-API.md) and what it stands on: the
 // lifecycle core (clocks, limits, the reaper, the warm pool, durable state) and the drivers of
 // the backends it starts sandboxes on (Docker first).
+export { ControlError } from './errors.js';
 export { LABELS, DriverError } from './driver.js';
 export type { Driver, DriverEvent, ImageInfo, SandboxSpec, SandboxState } from './driver.js';
 export { LifecycleError } from './lifecycle/api.js';

@@ -2,6 +2,7 @@
 // of each code is set here and only here. Lifecycle and driver errors map onto these codes in
 // toControlApiError, so a route never picks a status itself.
 import * as z from 'zod';
+import { ControlError } from '../errors.js';
 import type { ZodError } from 'zod';
 import { DriverError } from '../driver.js';
 import { LifecycleError } from '../lifecycle/api.js';
@@ -35,15 +36,15 @@ export const ControlErrorBody = z
   .meta({ id: 'ErrorBody' });
 export type ControlErrorBody = z.infer<typeof ControlErrorBody>;
 
-export class ControlApiError extends Error {
+export class ControlApiError extends ControlError {
   constructor(
-    readonly code: ControlApiErrorCode,
+    override readonly code: ControlApiErrorCode,
     message: string,
     readonly details?: unknown,
     /** For too_many_runtimes: the Retry-After header, in seconds. */
     readonly retryAfterSeconds?: number,
   ) {
-    super(message);
+    super(code, message);
     this.name = 'ControlApiError';
   }
 

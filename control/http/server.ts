@@ -1,5 +1,6 @@
 // The runtime API's one port: `/r/{runtime_id}/...` to the proxy (HTTP and upgrades), everything
 // else to the express app. Refuses to listen beyond loopback without an API key.
+import { ControlError } from '../errors.js';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isIP } from 'node:net';
@@ -48,8 +49,11 @@ export interface ApiServer {
 }
 
 /** A start-up mistake of the service (no key on a public host): the command exits 2. */
-export class ApiConfigError extends Error {
-  readonly code = 'usage';
+export class ApiConfigError extends ControlError {
+  constructor(message: string) {
+    super('usage', message);
+    this.name = 'ApiConfigError';
+  }
 }
 
 /** True for 127.0.0.0/8, ::1 and localhost. */

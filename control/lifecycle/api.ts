@@ -1,6 +1,7 @@
 // The lifecycle core as the HTTP layer (and, later, the MCP sandbox manager) uses it: no HTTP
 // here. Implemented by lifecycle.ts over a Driver (../driver.ts) and a Store (store.ts).
 import type { PodStatus, RuntimeStatus } from '@runtime-client/protocol';
+import { ControlError } from '../errors.js';
 
 /** One runtime as the service keeps it (in SQLite: it survives a restart of the service). */
 export interface RuntimeRecord {
@@ -84,16 +85,16 @@ export interface Lifecycle {
 
 export type LifecycleErrorCode = 'not_found' | 'bad_request' | 'too_many_runtimes' | 'image_not_found' | 'backend_unavailable' | 'conflict' | 'internal';
 
-export class LifecycleError extends Error {
+export class LifecycleError extends ControlError {
   constructor(
-    readonly code: LifecycleErrorCode,
+    override readonly code: LifecycleErrorCode,
     message: string,
     /** For bad_request: the request field at fault (`cpus`, `memory_mb`, `ttl_seconds`...). */
     readonly field?: string,
     /** For too_many_runtimes: a hint for Retry-After. */
     readonly retryAfterSeconds?: number,
   ) {
-    super(message);
+    super(code, message);
     this.name = 'LifecycleError';
   }
 }
