@@ -171,7 +171,7 @@ export class RuntimeLifecycle implements Lifecycle {
   private async startOnce(params: StartParams, limits: Limits): Promise<RuntimeRecord> {
     const existing = this.liveOf(params.sessionId);
     if (existing) {
-      if (existing.status === 'paused') return this.resume(existing.runtimeId);
+      if (existing.status === 'paused' && existing.podStatus !== 'failed') return this.resume(existing.runtimeId);
       if (existing.podStatus === 'ready') {
         this.touch(existing.runtimeId);
         return this.store.get(existing.runtimeId)!;

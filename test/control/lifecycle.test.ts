@@ -237,6 +237,18 @@ describe('the driver events', () => {
     expect(await driver.list({})).toHaveLength(1);
   });
 
+  it('a paused runtime whose sandbox died is replaced by the next start, not resumed', async () => {
+    const { lifecycle, driver } = await fresh().open();
+    const r = await lifecycle.start({ image: 'process', sessionId: 's1' });
+    await lifecycle.pause(r.runtimeId);
+    driver.killBehindTheBack(r.sandboxId!, 'SIGKILL');
+    await until(() => lifecycle.get(r.runtimeId)!.podStatus === 'failed', 3000, 'failed');
+    const next = await lifecycle.start({ image: 'process', sessionId: 's1' });
+    expect(next).toMatchObject({ status: 'running', podStatus: 'ready' });
+    expect(next.runtimeId).not.toBe(r.runtimeId);
+    expect(lifecycle.get(r.runtimeId)!.stopReason).toMatch(/^replaced by a new start: its sandbox had failed \(exited with status 137\)/);
+  });
+
   it('our own stop is not reported as a failure', async () => {
     const { lifecycle } = await fresh().open();
     const r = await lifecycle.start({ image: 'process', sessionId: 's1' });
