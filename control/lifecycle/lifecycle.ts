@@ -312,14 +312,16 @@ export class RuntimeLifecycle implements Lifecycle {
         if (r.status === 'paused') return r;
         if (r.status === 'stopped') throw new LifecycleError('conflict', `runtime ${runtimeId} is stopped; it cannot be paused`);
         if (r.podStatus !== 'ready') throw new LifecycleError('conflict', `runtime ${runtimeId} is not ready (pod_status ${r.podStatus}); it cannot be paused`);
+        // The event is logged as it is recorded (what /runtime answers from now on), before the driver acts.
         const paused = this.store.update(runtimeId, { status: 'paused', pausedAt: Date.now() });
+        this.log.event('paused', paused, reason);
         try {
           await this.driver.pause(r.sandboxId!);
         } catch (e) {
           this.store.update(runtimeId, { status: 'running', pausedAt: null });
+          this.log.logger.error({ runtimeId, session: r.sessionId, err: (e as Error).message }, 'the runtime could not be paused: it runs on');
           throw toLifecycleError(e);
         }
-        this.log.event('paused', paused, reason);
         this.schedule();
         return paused;
       }),
@@ -333,13 +335,14 @@ export class RuntimeLifecycle implements Lifecycle {
         if (r.status === 'stopped') throw new LifecycleError('conflict', `runtime ${runtimeId} is stopped; start its session again for a new one`);
         if (r.status === 'running') return r;
         const resumed = this.store.update(runtimeId, { status: 'running', pausedAt: null, lastActivityAt: Date.now() });
+        this.log.event('resumed', resumed);
         try {
           await this.driver.resume(r.sandboxId!);
         } catch (e) {
           this.store.update(runtimeId, { status: 'paused', pausedAt: r.pausedAt });
+          this.log.logger.error({ runtimeId, session: r.sessionId, err: (e as Error).message }, 'the runtime could not be resumed: it stays paused');
           throw toLifecycleError(e);
         }
-        this.log.event('resumed', resumed);
         this.schedule();
         return resumed;
       }),
@@ -357,17 +360,17 @@ export class RuntimeLifecycle implements Lifecycle {
         const r = this.mustGet(runtimeId, warmToo);
         if (r.status === 'stopped') return r;
         const stopped = this.store.update(runtimeId, { status: 'stopped', podStatus: 'not found', directUrl: null, pausedAt: null, stopReason: reason });
+        this.log.event('stopped', stopped, reason);
         this.touchWrittenAt.delete(runtimeId);
         this.schedule();
         if (r.sandboxId) {
           try {
             await this.driver.remove(r.sandboxId);
           } catch (e) {
-            this.log.logger.error({ runtimeId, sandboxId: r.sandboxId, err: (e as Error).message }, 'the sandbox of a stopped runtime could not be removed: it goes at the next start of the service');
+            this.log.logger.error({ runtimeId, sandboxId: r.sandboxId, err: (e as Error).message }, 'the sandbox of a stopped runtime could not be removed: the sweep removes it later');
             throw toLifecycleError(e);
           }
         }
-        this.log.event('stopped', stopped, reason);
         return stopped;
       }),
     );
