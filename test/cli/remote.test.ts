@@ -14,7 +14,13 @@ import { HOST_CLI } from '../helpers/server.js';
 
 const IMAGE = 'rc-test/bookworm:1';
 const CLI = HOST_CLI;
-const newSessionId = (what: string) => `rct-${what}-${randomBytes(3).toString('hex')}`;
+// Every session id this file uses, so that afterAll removes their containers whatever failed.
+const sessions = new Set<string>();
+const newSessionId = (what: string) => {
+  const id = `rct-${what}-${randomBytes(3).toString('hex')}`;
+  sessions.add(id);
+  return id;
+};
 
 function cli(args: string[], env: Record<string, string | undefined> = {}, timeoutMs = 120_000): Promise<{ code: number; out: string; err: string }> {
   const full = { ...process.env, ...env };
@@ -104,7 +110,7 @@ describe.runIf(hasEngine)('run, ps and stop against a real runtime API', () => {
   }, 900_000);
 
   afterAll(async () => {
-    await service?.close();
+    await service?.close(sessions);
     if (dir) rmSync(dir, { recursive: true, force: true });
   }, 120_000);
 

@@ -16,7 +16,13 @@ import { rejection } from '../helpers/rejection.js';
 
 const IMAGE = 'rc-test/bookworm:1';
 const env = { NO_CHANGE_TIMEOUT_SECONDS: '2' };
-const newSessionId = (what: string) => `rct-${what}-${randomBytes(3).toString('hex')}`;
+// Every session id this file uses, so that afterAll removes their containers whatever failed.
+const sessions = new Set<string>();
+const newSessionId = (what: string) => {
+  const id = `rct-${what}-${randomBytes(3).toString('hex')}`;
+  sessions.add(id);
+  return id;
+};
 const NOWHERE = 'http://127.0.0.1:1';
 
 function containersOf(runtimeId: string): string[] {
@@ -90,7 +96,7 @@ describe.runIf(hasEngine)('RemoteBackend on a real runtime API', () => {
   afterAll(async () => {
     backend?.close();
     second?.close();
-    await service?.close();
+    await service?.close(sessions);
   }, 120_000);
 
   describe('one runtime, from start to stop', () => {
@@ -99,7 +105,7 @@ describe.runIf(hasEngine)('RemoteBackend on a real runtime API', () => {
     let runtime: RemoteRuntime;
 
     it('starts: the handle reaches the runtime through the service with the runtime\'s own key', async () => {
-      runtime = await backend.start({ image: IMAGE, sessionId, env: { ...env, GREETING: 'hello' }, ttlSeconds: 600, onProgress: (e) => events.push(e) });
+      runtime = await backend.start({ image: IMAGE, sessionId, env: { ...env, GREETING: 'hello' }, ttlSeconds: 600, startupTimeoutMs: 40_000, onProgress: (e) => events.push(e) });
       expect(runtime).toMatchObject({ backend: 'remote', sessionId, state: 'running' });
       expect(runtime.id).toMatch(/^rt-[0-9a-f]{24}$/);
       expect(runtime.url).toBe(`${service.url}/r/${runtime.id}`);
@@ -285,7 +291,7 @@ describe.runIf(hasEngine)('RemoteBackend on a real runtime API', () => {
 
     afterAll(async () => {
       client?.close();
-      await small?.close();
+      await small?.close(sessions);
     }, 120_000);
 
     it('a start past --max-runtimes is "capacity" with Retry-After, and creates nothing', async () => {

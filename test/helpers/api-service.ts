@@ -19,8 +19,12 @@ export interface ApiService {
   logs: Record<string, unknown>[];
   /** Every runtime id it ever reported (GET /list now, and what it listed before). */
   runtimeIds(): Promise<string[]>;
-  /** Stops the service (SIGTERM), removes every container of every runtime it made, and its state dir. */
-  close(): Promise<void>;
+  /**
+   * Stops the service (SIGTERM; SIGKILL after 10 s), then removes every container of every runtime
+   * it listed and of each of `sessionIds` (a start that never answered may not be listed), and its
+   * state dir.
+   */
+  close(sessionIds?: Iterable<string>): Promise<void>;
 }
 
 /** Starts `runtime-client api --port 0` with `args`; resolves once it listens. */
@@ -69,14 +73,17 @@ export async function startApiService(o: { key?: string | null; args?: string[] 
     proc,
     logs,
     runtimeIds,
-    async close() {
-      const ids = await runtimeIds();
+    async close(sessionIds = []) {
+      const ids = await Promise.race([runtimeIds(), new Promise<string[]>((resolve) => setTimeout(() => resolve([...seen]), 5_000))]);
       if (proc.exitCode === null && proc.signalCode === null) {
         const exited = new Promise((resolve) => proc.once('exit', resolve));
         proc.kill('SIGTERM');
+        const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
         await exited;
+        clearTimeout(timer);
       }
       for (const id of ids) await removeLabelled(`${LABELS.runtimeId}=${id}`);
+      for (const id of sessionIds) await removeLabelled(`${LABELS.sessionId}=${id}`);
       rmSync(stateDir, { recursive: true, force: true });
     },
   };
