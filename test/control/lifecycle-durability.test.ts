@@ -78,7 +78,7 @@ async function loop(kind: DriverKind): Promise<void> {
   let undone = 0;
   let lateCreates = 0;
   for (let seed = 1; kills < MAX_KILLS && (kills < MIN_KILLS || Date.now() - began < BUDGET_MS); seed++) {
-    const { lines, diedAlone } = await runChild(root, kind, seed * 2654435761, 150 + Math.floor(Math.random() * (kind === 'docker' ? 2500 : 1600)));
+    const { lines, diedAlone } = await runChild(root, kind, seed * 2654435761, (kind === 'docker' ? 300 : 150) + Math.floor(Math.random() * (kind === 'docker' ? 3500 : 1600)));
     expect(diedAlone, 'the child died on its own').toBeNull();
     kills++;
     if (lines.some((l) => l.op === 'open')) afterOpen++;
