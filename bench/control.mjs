@@ -7,8 +7,10 @@
 //     key from the environment, the port published at a free port picked beforehand) plus polling
 //     /alive every 10 ms as the service does (control/lifecycle/alive.ts);
 //   - `echo hi` (POST /execute_action, keep-alive) through the service's proxy /r/{runtime_id}
-//     against the runtime's direct URL (its published port), alternating, p50 and p90;
-//   - 50 concurrent /start calls (50 sessions): time until every one answered ready;
+//     against the runtime's direct URL (its published port), alternating, p50 and p90; a bare
+//     node:http forwarder in a process of its own, to where the proxy goes, shows what any hop costs;
+//   - 50 concurrent /start calls (50 sessions): time until every one answered ready, against the
+//     same 50 sandboxes made at once by the Docker driver alone (no service), and the CPU each used;
 //   - the service's RSS at 50 runtimes, next to the same service idle (before any runtime);
 //   - the memory of one idle runtime (its container's cgroup, as `docker stats` counts it, and the
 //     processes in it), the median over the 50;
@@ -318,14 +320,16 @@ async function floorRun(args) {
 /**
  * The floor of N concurrent starts: the same sandboxes (the Docker driver the service uses, the
  * same spec: mount mode, 1 CPU, 2048 MiB, 4096 pids) created on the Engine API at once and /alive
- * polled, with no service in between. Resolves with the wall time until every one answered.
+ * polled, with no service in between. Resolves with the wall time until every one answered and
+ * the CPU used meanwhile (the bench's own, which makes and polls them, is not counted).
  */
-async function driverFloor(n) {
+async function driverFloor(n, servicePid) {
   const { DockerDriver } = await import(join(root, 'control', 'dist', 'docker', 'index.js'));
   const driver = new DockerDriver({ bundleDir: BUNDLE });
   const [labelKey, labelValue] = FLOOR_LABEL.split('=');
   const made = [];
   try {
+    const cpuDuring = cpuMark(servicePid);
     const t = performance.now();
     await Promise.all(Array.from({ length: n }, async (_, i) => {
       const spec = { runtimeId: `bench-${RUN}-floor-${i}`, sessionId: `floor-${i}`, image: IMAGE, env: {}, apiKey: randomBytes(16).toString('hex'), cpus: 1, memoryMb: 2048, pidsLimit: 4096, labels: { [labelKey]: labelValue } };
@@ -333,7 +337,7 @@ async function driverFloor(n) {
       made.push(state.id);
       await waitAlive(state.url);
     }));
-    return performance.now() - t;
+    return { wall: performance.now() - t, cpu: cpuDuring() };
   } finally {
     await pool(made, 8, (id) => driver.remove(id));
     await driver.close();
@@ -342,8 +346,48 @@ async function driverFloor(n) {
 
 // ---- echo hi: proxy vs direct
 
+/**
+ * A bare node:http forwarder in a process of its own (keep-alive agent, headers as they came,
+ * bodies piped; no checks, no touch, no metrics) to `target`: what one more hop through any node
+ * process costs here, as the service's proxy is. Resolves with its URL and a stop function.
+ */
+async function bareForwarder(target) {
+  const code = `
+    const http = require('node:http');
+    const target = new URL(process.argv[1]);
+    const agent = new http.Agent({ keepAlive: true });
+    const server = http.createServer((req, res) => {
+      const upstream = http.request({ agent, hostname: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
+        res.writeHead(answer.statusCode, answer.headers);
+        answer.pipe(res);
+      });
+      req.pipe(upstream);
+    });
+    server.listen(0, '127.0.0.1', () => console.log(server.address().port));`;
+  const child = spawn(process.execPath, ['-e', code, target], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise((resolve, reject) => {
+    child.once('exit', (c) => reject(new Error(`the bare forwarder exited with ${c}`)));
+    createInterface({ input: child.stdout }).once('line', (line) => resolve(Number(line)));
+  });
+  return { url: `http://127.0.0.1:${port}`, stop: () => new Promise((r) => (child.removeAllListeners('exit'), child.once('exit', r), child.kill('SIGTERM'))) };
+}
+
 async function echoRows(service, runtime) {
-  const direct = `http://${(await docker(['port', `rc-${runtime.runtime_id}`, '60000/tcp'])).split('\n')[0]}`;
+  const container = `rc-${runtime.runtime_id}`;
+  const direct = `http://${(await docker(['port', container, '60000/tcp'])).split('\n')[0]}`;
+  // The forwarder goes where the service's proxy goes: the bridge address when there is one.
+  const bridge = await docker(['inspect', '--format', '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}', container]);
+  const bridgeIp = bridge.split(' ').find(Boolean);
+  const forwarder = await bareForwarder(bridgeIp ? `http://${bridgeIp}:60000` : direct);
+  try {
+    return await echoPaths(runtime, [direct, forwarder.url, runtime.url]);
+  } finally {
+    await forwarder.stop();
+  }
+}
+
+/** `echo hi` over each path in turn, each round in another order; resolves with each path's times. */
+async function echoPaths(runtime, paths) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const body = JSON.stringify({ action: { action: 'run', args: { command: 'echo hi' } } });
   const echo = (base) =>
@@ -363,17 +407,17 @@ async function echoRows(service, runtime) {
       req.on('error', reject);
       req.end(body);
     });
-  const paths = [direct, runtime.url];
   for (let i = 0; i < 100; i++) for (const path of paths) await echo(path);
-  const times = [[], []];
+  const times = paths.map(() => []);
   for (let i = 0; i < ECHO; i++) {
-    for (let j = 0; j < 2; j++) {
-      const k = (i + j) % 2;
+    for (let j = 0; j < paths.length; j++) {
+      const k = (i + j) % paths.length;
       times[k].push(await echo(paths[k]));
     }
   }
   agent.destroy();
-  return { direct: times[0], proxied: times[1] };
+  const [direct, bare, proxied] = times;
+  return { direct, bare, proxied };
 }
 
 // ---- memory of a runtime
@@ -476,7 +520,7 @@ async function main() {
 
   // echo hi through the proxy vs the direct URL, on one runtime.
   const [, one] = await start(s1);
-  const { direct, proxied } = await echoRows(s1, one);
+  const { direct, bare, proxied } = await echoRows(s1, one);
   await stop(s1, one.runtime_id);
   const cost = q(proxied, 0.5) - q(direct, 0.5);
   rows.push([
@@ -486,6 +530,7 @@ async function main() {
     `the direct URL (published port): p50 ${ms(q(direct, 0.5), 3)}, p90 ${ms(q(direct, 0.9), 3)}`,
     cost <= 0.3 ? 'ok' : 'FAIL',
   ]);
+  notes.push(`echo hi: ${ECHO} requests on each path, alternating; a bare node:http forwarder in a process of its own to the same address as the proxy: p50 ${ms(q(bare, 0.5), 3)}, p90 ${ms(q(bare, 0.9), 3)}, cost p50 - p50 = ${ms(q(bare, 0.5) - q(direct, 0.5), 3)} (the proxy's own work is the difference between it and the proxy)`);
 
   // 50 concurrent /start, 50 sessions.
   const cpuDuring = cpuMark(s1.pid);
@@ -530,9 +575,8 @@ async function main() {
   notes.push(`the service's RSS once the ${CONCURRENT} were stopped: ${mib(after.rss)}`);
 
   // Its floor: the same sandboxes at once on the Engine API, no service.
-  const floorCpu = cpuMark(s1.pid);
-  const floorAll = await driverFloor(CONCURRENT);
-  notes.push(`${CONCURRENT} concurrent, floor: ${cpuText(floorCpu(), floorAll)}`);
+  const { wall: floorAll, cpu: floorCpu } = await driverFloor(CONCURRENT, s1.pid);
+  notes.push(`${CONCURRENT} concurrent, floor (the service idle meanwhile): ${cpuText(floorCpu, floorAll)}`);
   rows[concurrentRow] = [
     `${CONCURRENT} concurrent \`/start\` (${CONCURRENT} sessions): all ready`,
     `${ms(all)} (each: p50 ${ms(q(lat, 0.5))}, max ${ms(Math.max(...lat))})`,
@@ -546,7 +590,7 @@ async function main() {
   const poolFull = async () => {
     const deadline = Date.now() + 120_000;
     while (s2.warmReady.size < WARM_POOL) {
-      if (Date.now() > deadline) throw new Error(`the warm pool did not reach ${WARM_POOL} ready in 120 s (has ${s2.warmReady.size}): ${s2.stderr}`);
+      if (Date.now() > deadline) throw new Error(`the warm pool did not reach ${WARM_POOL} ready in 120 s (has ${s2.warmReady.size}); the service's last lines: ${s2.logs.slice(-8).map((e) => JSON.stringify(e)).join('\n')}\n${s2.stderr}`);
       await sleep(20);
     }
     await sleep(200);
