@@ -6,6 +6,8 @@ export { LABELS, DriverError } from './driver.js';
 export type { Driver, DriverEvent, ImageInfo, SandboxSpec, SandboxState } from './driver.js';
 export { LifecycleError } from './lifecycle/api.js';
 export type { Lifecycle, LifecycleErrorCode, LifecycleOptions, RuntimeRecord, StartParams } from './lifecycle/api.js';
+export { openLifecycle, RuntimeLifecycle } from './lifecycle/lifecycle.js';
+export type { LifecycleExtras } from './lifecycle/lifecycle.js';
 export { startApiServer, ApiConfigError, runApiService } from './http/index.js';
 export type { ApiServer, ApiServerOptions, ApiServiceOptions } from './http/index.js';
 export { DockerDriver } from './docker/index.js';
