@@ -11,14 +11,33 @@ export async function waitAlive(url: string, timeoutMs: number, signal?: AbortSi
   const began = Date.now();
   for (;;) {
     signal?.throwIfAborted();
+    const probeMs = Math.max(1, Math.min(2000, deadline - Date.now()));
+    const abort = new AbortController();
+    // A plain timer as well as the signal: a probe must end even if a connection the engine's
+    // port proxy accepted never answers and the abort is not honoured.
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        abort.abort(new Error('probe timed out'));
+        reject(new Error(`no answer within ${probeMs} ms`));
+      }, probeMs);
+    });
+    late.catch(() => {});
     try {
-      const res = await fetch(`${url}/alive`, { signal: AbortSignal.any([AbortSignal.timeout(Math.max(1, Math.min(2000, deadline - Date.now()))), ...(signal ? [signal] : [])]) });
-      await res.arrayBuffer().catch(() => undefined);
-      if (res.status === 200) return;
-      last = `HTTP ${res.status}`;
+      const probe = (async () => {
+        const res = await fetch(`${url}/alive`, { signal: AbortSignal.any([abort.signal, ...(signal ? [signal] : [])]) });
+        await res.arrayBuffer().catch(() => undefined);
+        return res.status;
+      })();
+      probe.catch(() => {});
+      const status = await Promise.race([probe, late]);
+      if (status === 200) return;
+      last = `HTTP ${status}`;
     } catch (e) {
       signal?.throwIfAborted();
       last = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message;
+    } finally {
+      clearTimeout(timer);
     }
     const pause = Date.now() - began < 3000 ? 10 : 100;
     if (Date.now() + pause > deadline) throw new Error(`its server did not answer /alive within ${timeoutMs} ms (last: ${last})`);
