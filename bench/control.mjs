@@ -98,17 +98,23 @@ function freePort() {
   });
 }
 
-/** As control/lifecycle/alive.ts: GET /alive every 10 ms (each try cut at 2 s) until it answers 200. */
+/**
+ * As control/lifecycle/alive.ts: GET /alive every 10 ms until it answers 200, each try ended by a
+ * plain (ref'd) timer at 2 s as well as its abort: a connection the engine's port proxy accepted
+ * before the server listened may never answer, and the abort alone has been seen not to end it.
+ */
 async function waitAlive(url, timeoutMs = 60_000) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    try {
-      const res = await fetch(`${url}/alive`, { signal: AbortSignal.timeout(2000) });
-      await res.arrayBuffer().catch(() => undefined);
-      if (res.status === 200) return;
-    } catch {
-      // not listening yet
-    }
+    const abort = new AbortController();
+    let timer;
+    const late = new Promise((resolve) => (timer = setTimeout(() => (abort.abort(), resolve(0)), 2000)));
+    const probe = fetch(`${url}/alive`, { signal: abort.signal })
+      .then(async (res) => (await res.arrayBuffer().catch(() => undefined), res.status))
+      .catch(() => 0);
+    const status = await Promise.race([probe, late]);
+    clearTimeout(timer);
+    if (status === 200) return;
     if (Date.now() > deadline) throw new Error(`${url}/alive did not answer 200 within ${timeoutMs} ms`);
     await sleep(10);
   }
