@@ -19,9 +19,18 @@ export function dockerBridgeRoute(driver: DockerDriver): (record: RuntimeRecord)
       .find((a): a is string => !!a);
     if (!ip) return null;
     const url = `http://${ip.includes(':') ? `[${ip}]` : ip}:${CONTAINER_PORT}`;
-    const res = await fetch(`${url}/alive`, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) }).catch(() => null);
-    if (!res) return null;
-    await res.arrayBuffer().catch(() => undefined);
-    return url;
+    // A plain timer as well as the abort: the probe ends even when an abort is not honoured.
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), PROBE_TIMEOUT_MS + 100)));
+    const probe = (async () => {
+      const res = await fetch(`${url}/alive`, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
+      await res.arrayBuffer().catch(() => undefined);
+      return url;
+    })().catch(() => null);
+    try {
+      return await Promise.race([probe, late]);
+    } finally {
+      clearTimeout(timer);
+    }
   };
 }
