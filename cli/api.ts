@@ -6,6 +6,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { UsageError, portOf } from './errors.js';
 import { withFlags } from './flags.js';
+import type { ApiServiceOptions } from '@runtime-client/control';
 
 /** Every flag's default (seconds, counts, CPUs, MiB). */
 export const API_DEFAULTS = {
@@ -65,26 +66,8 @@ Environment:
   RUNTIME_API_KEY        the API key, unless --api-key-file is given (never logged)
 `;
 
-export interface ApiFlags {
-  host: string;
-  port: number;
-  backend: (typeof API_BACKENDS)[number];
-  defaultTtl: number;
-  maxTtl: number;
-  idleTimeout: number;
-  pausedTtl: number;
-  maxRuntimes: number;
-  baseCpus: number;
-  baseMemoryMb: number;
-  maxCpus: number;
-  maxMemoryMb: number;
-  warm: Record<string, number>;
-  stateDir: string;
-  publicUrl: string | undefined;
-  apiKey: string | undefined;
-  maxBuildMb: number;
-  logLevel: string;
-}
+/** What the flags give: exactly the service's options. */
+export type ApiFlags = ApiServiceOptions;
 
 const OPTIONS = {
   host: { type: 'string' },

@@ -4,27 +4,18 @@
 import pino from 'pino';
 import type { Driver } from '../driver.js';
 import { DockerDriver } from '../docker/index.js';
+import type { LifecycleOptions } from '../lifecycle/api.js';
 import { openLifecycle } from '../lifecycle/lifecycle.js';
 import { dockerBridgeRoute } from './docker-route.js';
 import { ReapedCounter, lifecycleLogger } from './reaped.js';
 import { startApiServer } from './server.js';
 import { VERSION } from './version.js';
 
-export interface ApiServiceOptions {
+/** The lifecycle's options, and the service's own. */
+export interface ApiServiceOptions extends LifecycleOptions {
   host: string;
   port: number;
   backend: 'docker';
-  defaultTtl: number;
-  maxTtl: number;
-  idleTimeout: number;
-  pausedTtl: number;
-  maxRuntimes: number;
-  baseCpus: number;
-  baseMemoryMb: number;
-  maxCpus: number;
-  maxMemoryMb: number;
-  warm: Record<string, number>;
-  stateDir: string;
   publicUrl: string | undefined;
   apiKey: string | undefined;
   maxBuildMb: number;
