@@ -11,6 +11,7 @@ import { TextCleaner, hasControlBytes } from '../shell/clean.js';
 import type { ShellUser } from '../shell/session.js';
 import type { SpillFiles } from '../shell/spill.js';
 import { Kernel, type CellDone, type ReadyInfo } from './kernel.js';
+import { waitForEnding, type Ending } from '../shell/wait.js';
 
 export interface CellRunnerOptions {
   env: Record<string, string>;
@@ -36,7 +37,6 @@ export interface ShellView {
 /** Receives the raw output of a cell: its text, or (text null) its ASCII bytes only. */
 export type CellSink = (raw: string | null, encoded?: Buffer) => void;
 type OutputSink = CellSink;
-type Ending = 'done' | 'soft' | 'hard' | 'refused';
 
 interface Cell {
   id: number;
@@ -173,32 +173,13 @@ export class CellRunner {
     return cwd;
   }
 
-  private wait(cell: Cell, args: RunIpythonArgs, timeoutSeconds: number | undefined, sink: OutputSink | null, prefix: string): Promise<IpythonObservation> {
-    return new Promise((resolve) => {
-      const timers: NodeJS.Timeout[] = [];
-      const finish = (ending: Ending) => {
-        timers.forEach(clearTimeout);
-        cell.wake = null;
-        cell.settled.splice(0).forEach((notify) => notify(ending));
-        cell.sink = null;
-        resolve(this.observe(cell, args, ending, prefix, ending === 'hard' ? timeoutSeconds : this.options.noChangeTimeoutSeconds));
-      };
-      if (cell.completion) return finish('done');
-      cell.sink = sink;
-      cell.wake = () => finish('done');
-      if (timeoutSeconds !== undefined) timers.push(setTimeout(() => finish('hard'), timeoutSeconds * 1000));
-      if (!args.blocking) {
-        const softMs = this.options.noChangeTimeoutSeconds * 1000;
-        cell.lastOutputAt = Date.now();
-        const check = () => {
-          const quiet = Date.now() - cell.lastOutputAt;
-          if (quiet >= softMs) finish('soft');
-          else timers.push(setTimeout(check, softMs - quiet));
-        };
-        timers.push(setTimeout(check, softMs));
-      }
-    });
+  /** Waits for completion, the hard timeout, or (non-blocking) no new output for a while. */
+  private async wait(cell: Cell, args: RunIpythonArgs, timeoutSeconds: number | undefined, sink: OutputSink | null, prefix: string): Promise<IpythonObservation> {
+    const soft = this.options.noChangeTimeoutSeconds;
+    const ending = await waitForEnding(cell, sink, timeoutSeconds, args.blocking ? null : soft);
+    return this.observe(cell, args, ending, prefix, ending === 'hard' ? timeoutSeconds : soft);
   }
+
 
   /** A key for a cell another action is waiting on: sent now; answers when that action does. */
   private keyDuringWait(cell: Cell, args: RunIpythonArgs): Promise<IpythonObservation | ErrorObservation> {

@@ -9,6 +9,7 @@ import { TextCleaner } from './clean.js';
 import { ShellSession, type Completion, type ShellOptions } from './session.js';
 import type { SpillFiles } from './spill.js';
 import { ApiError } from '../errors.js';
+import { waitForEnding, type Ending } from './wait.js';
 
 export interface RunnerOptions extends ShellOptions {
   /** How long a new shell may take to show its first prompt before an action gives up on it, in ms. Default 15000. */
@@ -57,7 +58,6 @@ interface Command {
 /** Quoted commands in suffixes are cut to this many characters. */
 const QUOTE_CHARS = 200;
 
-type Ending = 'done' | 'soft' | 'hard' | 'refused';
 
 export class CommandRunner {
   private shell: ShellSession;
@@ -197,32 +197,12 @@ export class CommandRunner {
   }
 
   /** Waits for completion, the hard timeout, or (non-blocking) no new output for a while. */
-  private wait(command: Command, args: RunArgs, timeoutSeconds: number | undefined, sink: OutputSink | null, prefix: string): Promise<RunObservation> {
-    return new Promise((resolve) => {
-      const timers: NodeJS.Timeout[] = [];
-      const finish = (ending: Ending) => {
-        timers.forEach(clearTimeout);
-        command.wake = null;
-        command.settled.splice(0).forEach((notify) => notify(ending));
-        command.sink = null;
-        resolve(this.observe(command, args, ending, prefix, ending === 'hard' ? timeoutSeconds : this.options.noChangeTimeoutSeconds));
-      };
-      if (command.completion) return finish('done');
-      command.sink = sink;
-      command.wake = () => finish('done');
-      if (timeoutSeconds !== undefined) timers.push(setTimeout(() => finish('hard'), timeoutSeconds * 1000));
-      if (!args.blocking) {
-        const softMs = this.options.noChangeTimeoutSeconds * 1000;
-        command.lastOutputAt = Date.now();
-        const check = () => {
-          const quiet = Date.now() - command.lastOutputAt;
-          if (quiet >= softMs) finish('soft');
-          else timers.push(setTimeout(check, softMs - quiet));
-        };
-        timers.push(setTimeout(check, softMs));
-      }
-    });
+  private async wait(command: Command, args: RunArgs, timeoutSeconds: number | undefined, sink: OutputSink | null, prefix: string): Promise<RunObservation> {
+    const soft = this.options.noChangeTimeoutSeconds;
+    const ending = await waitForEnding(command, sink, timeoutSeconds, args.blocking ? null : soft);
+    return this.observe(command, args, ending, prefix, ending === 'hard' ? timeoutSeconds : soft);
   }
+
 
   /**
    * Sends input to a command another action is waiting on; answers when that action does, with
