@@ -45,11 +45,11 @@ export interface SandboxState {
   /** The driver's id (Docker: the container id). */
   id: string;
   labels: Record<string, string>;
-  /** created: not started; running; paused; exited: stopped or died; removing; unknown. */
-  status: 'created' | 'running' | 'paused' | 'exited' | 'removing' | 'unknown';
+  /** created: not started; running; paused; exited: stopped or died (for good); restarting: died, and the backend is starting it again; removing; unknown. */
+  status: 'created' | 'running' | 'paused' | 'exited' | 'restarting' | 'removing' | 'unknown';
   /** How often the engine restarted it, or it died and was started again. */
   restartCount: number;
-  /** Set once it exited: its status, and whether the kernel's OOM killer ended it. */
+  /** Set once it exited (or died and is restarting): its status, and whether the kernel's OOM killer struck in it. */
   exitCode?: number;
   oomKilled?: boolean;
   /** The URL of runtime-client inside, reachable from the service (null when not running). */

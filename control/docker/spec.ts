@@ -56,6 +56,10 @@ export function createRequest(spec: SandboxSpec, bundleDir: string, hostIp: stri
         // The same as Memory: no swap on top of the limit (ignored where swap is not accounted).
         MemorySwap: memory,
         PidsLimit: spec.pidsLimit,
+        // A runtime-client that dies (OOM-killed, killed from inside) is started again with its
+        // filesystem kept, at most 3 times over the container's life (the 4th death is final); the
+        // service's own stop (rm -f), an outside `docker kill` and an exit 0 are never restarted.
+        RestartPolicy: { Name: 'on-failure', MaximumRetryCount: 3 },
         ...(spec.runtimeClass === undefined ? {} : { Runtime: spec.runtimeClass }),
       },
     },

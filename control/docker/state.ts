@@ -6,7 +6,7 @@ import { PORT_KEY } from './spec.js';
 export interface ContainerInspect {
   Id: string;
   RestartCount?: number;
-  State: { Status: string; ExitCode?: number; OOMKilled?: boolean; FinishedAt?: string };
+  State: { Status: string; ExitCode?: number; OOMKilled?: boolean; FinishedAt?: string; Restarting?: boolean };
   Config: { Labels?: Record<string, string> | null };
   NetworkSettings?: { Ports?: Record<string, { HostIp: string; HostPort: string }[] | null> | null } | null;
 }
@@ -19,12 +19,14 @@ const STATUS: Record<string, SandboxState['status']> = {
   // Died and never cleaned up by the engine: as good as exited.
   dead: 'exited',
   removing: 'removing',
+  // Died, and the engine's restart policy starts it again (after its back-off).
+  restarting: 'restarting',
 };
 
 /** The SandboxState of an inspected container; `url` is set while its port is bound (running or paused). */
 export function stateOf(c: ContainerInspect): SandboxState {
   const status = STATUS[c.State.Status] ?? 'unknown';
-  const exited = status === 'exited';
+  const exited = status === 'exited' || status === 'restarting';
   return {
     id: c.Id,
     labels: { ...(c.Config.Labels ?? {}) },

@@ -4,7 +4,8 @@ import pino from 'pino';
 
 export type Logger = pino.Logger;
 
-export type LifecycleEvent = 'started' | 'ready' | 'paused' | 'resumed' | 'renewed' | 'expired' | 'reaped' | 'stopped' | 'failed';
+/** `restarting`: its sandbox died and the backend starts it again; `failed`: it died for good. */
+export type LifecycleEvent = 'started' | 'ready' | 'paused' | 'resumed' | 'renewed' | 'expired' | 'reaped' | 'stopped' | 'failed' | 'restarting';
 
 export class EventLog {
   constructor(readonly logger: Logger = pino({ level: 'silent' })) {}
@@ -15,7 +16,7 @@ export class EventLog {
     reason?: string,
     extra?: Record<string, string | number | boolean | null>,
   ): void {
-    const level = event === 'failed' ? 'warn' : 'info';
+    const level = event === 'failed' || event === 'restarting' ? 'warn' : 'info';
     this.logger[level]({ event, runtimeId: runtime.runtimeId, session: runtime.sessionId || null, ...(runtime.warm ? { warm: true } : {}), ...(reason ? { reason } : {}), ...extra }, `runtime ${event}`);
   }
 }

@@ -9,6 +9,7 @@ import { LifecycleError, type Lifecycle, type LifecycleOptions, type RuntimeReco
 import type { RuntimeStatus } from '@runtime-client/protocol';
 import { waitAlive } from './alive.js';
 import { Alarm, nextDue } from './clocks.js';
+import { comingBack, deathReason, isComingBack, OOM_WINDOW_MS, statusWhileBack } from './deaths.js';
 import { EventLog, type Logger } from './events.js';
 import { resolveLimits, checkTtl, type Limits } from './limits.js';
 import { reconcile, sweep, type ReconcileResult } from './reconcile.js';
@@ -38,6 +39,10 @@ export interface LifecycleExtras {
 const TOUCH_WRITE_MS = 1000;
 /** Milliseconds before the reaper tries again a runtime whose pause or stop failed. */
 const REAP_RETRY_MS = 5000;
+/** While the backend does not answer, it is pinged this often (ms); once it answers, the service reconciles. */
+const BACKEND_PROBE_MS = 1000;
+/** How often a sandbox coming back after a death is inspected until it runs again, in ms. */
+const COMING_BACK_POLL_MS = 100;
 
 /** Opens the state dir, reconciles it with the driver's sandboxes, and starts the clocks. */
 export async function openLifecycle(driver: Driver, options: LifecycleOptions, extras: LifecycleExtras = {}): Promise<RuntimeLifecycle> {
@@ -64,7 +69,13 @@ export class RuntimeLifecycle implements Lifecycle {
   private readonly reaping = new Set<string>();
   private readonly reapRetryAt = new Map<string, number>();
   private readonly touchWrittenAt = new Map<string, number>();
-  private readonly oomSeen = new Set<string>();
+  /** When the backend last told of an OOM kill in a sandbox (ms since the epoch), by sandbox id. */
+  private readonly oomAt = new Map<string, number>();
+  /** Runtimes whose sandbox died and is coming back: their probe, aborted by a stop, another death or close. */
+  private readonly recovering = new Map<string, AbortController>();
+  /** Why the backend is taken to be down (it did not answer), or null while it answers. */
+  private backendDown: string | null = null;
+  private backendProbe: NodeJS.Timeout | undefined;
   private readonly alarm: Alarm;
   private readonly refill: WarmRefill;
   private unwatch: (() => void) | undefined;
@@ -92,11 +103,18 @@ export class RuntimeLifecycle implements Lifecycle {
   }
 
   async open(): Promise<void> {
-    this.reconciled = await reconcile(this.store, this.driver, this.serviceLabels, this.log);
+    try {
+      await this.reconcileNow();
+    } catch (e) {
+      // The service starts without its backend: reads answer from the store, the rest 503
+      // backend_unavailable, and the reconciliation runs once the backend answers.
+      if (!isBackendDown(e)) throw e;
+      this.markDown(e);
+    }
     this.unwatch = this.driver.watch(this.serviceLabels, (event) => this.onDriverEvent(event));
     this.store.prune(Date.now() - 7 * 24 * 3600 * 1000);
     this.schedule();
-    this.refill.fill();
+    if (!this.backendDown) this.refill.fill();
     const every = this.extras.sweepIntervalMs ?? 60_000;
     const next = (ms: number) => {
       this.sweepTimer = setTimeout(() => {
@@ -111,7 +129,7 @@ export class RuntimeLifecycle implements Lifecycle {
 
   /** Removes the service's sandboxes that no live runtime claims (see reconcile.ts); answers how many. */
   sweep(): Promise<number> {
-    if (this.closed) return Promise.resolve(0);
+    if (this.closed || this.backendDown) return Promise.resolve(0);
     this.sweeping ??= this.track(sweep(this.store, this.driver, this.serviceLabels, this.log)).finally(() => (this.sweeping = undefined));
     return this.sweeping;
   }
@@ -129,6 +147,11 @@ export class RuntimeLifecycle implements Lifecycle {
 
   list(status?: RuntimeStatus): RuntimeRecord[] {
     return this.store.list(status);
+  }
+
+  /** Why the backend is taken to be down (a driver call found it not answering), or null while it answers. */
+  backendUnavailable(): string | null {
+    return this.backendDown;
   }
 
   counts(): { running: number; paused: number } {
@@ -184,6 +207,7 @@ export class RuntimeLifecycle implements Lifecycle {
       // Failed (its sandbox died): the session gets a new one.
       await this.stopRuntime(existing.runtimeId, `replaced by a new start: its sandbox had failed (${existing.restartReasons.at(-1) ?? existing.podStatus})`, false);
     }
+    this.assertBackend('nothing was created');
     // From here to the record's insert nothing awaits: the capacity check and the insert are one step.
     const live = this.store.liveRuntimes().filter((r) => !r.warm);
     if (live.length >= this.options.maxRuntimes) {
@@ -294,6 +318,7 @@ export class RuntimeLifecycle implements Lifecycle {
         const nothingMade = sandboxId === null && e instanceof DriverError && (e.code === 'image_not_found' || e.code === 'bad_runtime_class');
         if (nothingMade) this.store.delete(record.runtimeId);
         else this.store.update(record.runtimeId, { status: 'stopped', podStatus: 'failed', directUrl: null, stopReason: `start failed: ${why}` });
+        if (isBackendDown(e)) this.markDown(e);
         if (sandboxId !== null) await this.driver.remove(sandboxId).catch((err) => this.log.logger.error({ runtimeId: record.runtimeId, sandboxId, err: (err as Error).message }, 'a failed start left its sandbox: it goes at the next start of the service'));
         this.log.event('stopped', record, `start failed: ${why}`);
         throw toLifecycleError(e, why);
@@ -312,6 +337,7 @@ export class RuntimeLifecycle implements Lifecycle {
         if (r.status === 'paused') return r;
         if (r.status === 'stopped') throw new LifecycleError('conflict', `runtime ${runtimeId} is stopped; it cannot be paused`);
         if (r.podStatus !== 'ready') throw new LifecycleError('conflict', `runtime ${runtimeId} is not ready (pod_status ${r.podStatus}); it cannot be paused`);
+        this.assertBackend('it runs on');
         // The event is logged as it is recorded (what /runtime answers from now on), before the driver acts.
         const paused = this.store.update(runtimeId, { status: 'paused', pausedAt: Date.now() });
         this.log.event('paused', paused, reason);
@@ -320,7 +346,7 @@ export class RuntimeLifecycle implements Lifecycle {
         } catch (e) {
           this.store.update(runtimeId, { status: 'running', pausedAt: null });
           this.log.logger.error({ runtimeId, session: r.sessionId, err: (e as Error).message }, 'the runtime could not be paused: it runs on');
-          throw toLifecycleError(e);
+          throw this.driverFailed(e);
         }
         this.schedule();
         return paused;
@@ -334,6 +360,7 @@ export class RuntimeLifecycle implements Lifecycle {
         const r = this.mustGet(runtimeId);
         if (r.status === 'stopped') throw new LifecycleError('conflict', `runtime ${runtimeId} is stopped; start its session again for a new one`);
         if (r.status === 'running') return r;
+        this.assertBackend('it stays paused');
         const resumed = this.store.update(runtimeId, { status: 'running', pausedAt: null, lastActivityAt: Date.now() });
         this.log.event('resumed', resumed);
         try {
@@ -341,7 +368,7 @@ export class RuntimeLifecycle implements Lifecycle {
         } catch (e) {
           this.store.update(runtimeId, { status: 'paused', pausedAt: r.pausedAt });
           this.log.logger.error({ runtimeId, session: r.sessionId, err: (e as Error).message }, 'the runtime could not be resumed: it stays paused');
-          throw toLifecycleError(e);
+          throw this.driverFailed(e);
         }
         this.schedule();
         return resumed;
@@ -359,8 +386,10 @@ export class RuntimeLifecycle implements Lifecycle {
       this.locked(runtimeId, async () => {
         const r = this.mustGet(runtimeId, warmToo);
         if (r.status === 'stopped') return r;
+        this.assertBackend('it is left as it is');
         const stopped = this.store.update(runtimeId, { status: 'stopped', podStatus: 'not found', directUrl: null, pausedAt: null, stopReason: reason });
         this.log.event('stopped', stopped, reason);
+        this.recovering.get(runtimeId)?.abort(new Error('the runtime was stopped'));
         this.touchWrittenAt.delete(runtimeId);
         this.schedule();
         if (r.sandboxId) {
@@ -368,7 +397,7 @@ export class RuntimeLifecycle implements Lifecycle {
             await this.driver.remove(r.sandboxId);
           } catch (e) {
             this.log.logger.error({ runtimeId, sandboxId: r.sandboxId, err: (e as Error).message }, 'the sandbox of a stopped runtime could not be removed: the sweep removes it later');
-            throw toLifecycleError(e);
+            throw this.driverFailed(e);
           }
         }
         return stopped;
@@ -404,7 +433,9 @@ export class RuntimeLifecycle implements Lifecycle {
     this.alarm.close();
     this.refill.close();
     if (this.sweepTimer) clearTimeout(this.sweepTimer);
+    if (this.backendProbe) clearInterval(this.backendProbe);
     this.unwatch?.();
+    for (const abort of this.recovering.values()) abort.abort(new Error('the service is closing'));
     // Starts of warm sandboxes nobody waits for are cut short (their sandboxes removed, as any failed start's).
     for (const [runtimeId, abort] of this.bringingUp) if (this.store.get(runtimeId)?.warm) abort.abort(new Error('the service is closing'));
     while (this.inFlight.size) await Promise.allSettled([...this.inFlight]);
@@ -466,18 +497,22 @@ export class RuntimeLifecycle implements Lifecycle {
   private onDriverEvent(event: DriverEvent): void {
     if (this.closed) return;
     if (event.kind === 'oom') {
-      this.oomSeen.add(event.id);
+      this.oomAt.set(event.id, Date.now());
       return;
     }
+    if (event.kind === 'destroy') this.oomAt.delete(event.id);
     if (event.kind !== 'die') return;
     const runtimeId = event.labels[LABELS.runtimeId];
     const r = runtimeId ? this.store.get(runtimeId) : undefined;
     if (!r || r.status === 'stopped' || (r.sandboxId !== null && r.sandboxId !== event.id)) return;
+    const diedAt = Date.now();
     this.track(
       (async () => {
         const state = await this.driver.inspect(event.id).catch(() => null);
-        const oom = state?.oomKilled === true || this.oomSeen.delete(event.id);
-        const reason = oom ? 'OOMKilled' : `exited with status ${event.exitCode ?? state?.exitCode ?? 'unknown'}`;
+        const exitCode = event.exitCode ?? state?.exitCode;
+        // An OOM kill told just before a death by SIGKILL; without the event stream's word, the engine's flag.
+        const oomAt = this.oomAt.get(event.id);
+        const reason = deathReason(exitCode, oomAt !== undefined ? diedAt - oomAt < OOM_WINDOW_MS : state?.oomKilled === true);
         const now = this.store.get(r.runtimeId);
         if (!now || now.status === 'stopped' || now.podStatus === 'failed') return;
         if (now.warm && now.podStatus === 'ready') {
@@ -485,12 +520,130 @@ export class RuntimeLifecycle implements Lifecycle {
           this.refill.fill();
           return;
         }
-        const failed = this.store.update(r.runtimeId, { podStatus: 'failed', restartCount: now.restartCount + 1, restartReasons: [...now.restartReasons, reason] });
-        this.log.event('failed', failed, reason);
-        this.bringingUp.get(r.runtimeId)?.abort(new Error(`its sandbox ${reason}`));
+        this.recovering.get(r.runtimeId)?.abort(new Error(`it died again: ${reason}`));
+        const changes = { restartCount: now.restartCount + 1, restartReasons: [...now.restartReasons, reason], lastDeathAt: diedAt };
+        if (comingBack(state) && !this.bringingUp.has(r.runtimeId) && now.status === 'running') {
+          // The backend starts it again (Docker: restart policy on-failure): running until its /alive answers.
+          const down = this.store.update(r.runtimeId, { ...changes, podStatus: statusWhileBack(now, diedAt), directUrl: null });
+          this.log.event('restarting', down, reason, { restartCount: down.restartCount, podStatus: down.podStatus });
+          this.recover(down);
+        } else {
+          // For good: the backend gave up (Docker: 3 restarts, or an exit 0), or it died while starting.
+          const failed = this.store.update(r.runtimeId, { ...changes, podStatus: 'failed' });
+          this.log.event('failed', failed, reason);
+          this.bringingUp.get(r.runtimeId)?.abort(new Error(`its sandbox ${reason}`));
+        }
         this.schedule();
       })(),
     );
+  }
+
+  /**
+   * Follows a runtime whose sandbox died and is being started again by the backend: waits until the
+   * sandbox runs (its address may have changed: it is inspected again), then for its /alive, and
+   * marks it ready. A sandbox that does not come back within the alive timeout is failed.
+   */
+  private recover(r: StoredRuntime): void {
+    this.recovering.get(r.runtimeId)?.abort(new Error('a newer death'));
+    const abort = new AbortController();
+    this.recovering.set(r.runtimeId, abort);
+    const deaths = r.restartCount;
+    const began = Date.now();
+    const timeoutMs = this.extras.aliveTimeoutMs ?? 60_000;
+    const stillOurs = () => {
+      const now = this.store.get(r.runtimeId);
+      return now && now.status === 'running' && now.restartCount === deaths && !abort.signal.aborted && !this.closed ? now : undefined;
+    };
+    this.track(
+      (async () => {
+        let url: string | null = null;
+        for (;;) {
+          abort.signal.throwIfAborted();
+          const state = await this.driver.inspect(r.sandboxId!);
+          // Exited for good: its die event marks it failed.
+          if (!state || state.status === 'exited' || state.status === 'removing') return;
+          if (state.status === 'running' && state.url) {
+            url = state.url;
+            break;
+          }
+          if (Date.now() - began > timeoutMs) throw new Error(`its sandbox did not run again within ${timeoutMs} ms (${state.status})`);
+          await new Promise((done) => setTimeout(done, COMING_BACK_POLL_MS));
+        }
+        await waitAlive(url, Math.max(1000, timeoutMs - (Date.now() - began)), abort.signal);
+        await this.locked(r.runtimeId, async () => {
+          if (!stillOurs()) return;
+          const ready = this.store.update(r.runtimeId, { podStatus: 'ready', directUrl: url, lastActivityAt: Date.now() });
+          this.log.event('ready', ready, 'back after a restart', { ms: Date.now() - began, restartCount: deaths });
+          this.schedule();
+        });
+      })()
+        .catch(async (e) => {
+          if (abort.signal.aborted || this.closed) return;
+          // The backend went away meanwhile: the reconciliation when it is back takes this runtime up again.
+          if (isBackendDown(e)) return this.markDown(e);
+          await this.locked(r.runtimeId, async () => {
+            if (!stillOurs()) return;
+            const why = `did not come back after a restart: ${(e as Error).message}`;
+            const failed = this.store.update(r.runtimeId, { podStatus: 'failed', directUrl: null });
+            this.log.event('failed', failed, why);
+            this.schedule();
+          });
+        })
+        .finally(() => {
+          if (this.recovering.get(r.runtimeId) === abort) this.recovering.delete(r.runtimeId);
+        }),
+    );
+  }
+
+  // ---- the backend: reconciliation, and what is done while it does not answer
+
+  /** Reconciles the store with the backend (runtimes being started or coming back are left alone), then follows every runtime coming back. */
+  private async reconcileNow(): Promise<void> {
+    this.reconciled = await reconcile(this.store, this.driver, this.serviceLabels, this.log, (id) => this.bringingUp.has(id) || this.recovering.has(id));
+    for (const r of this.store.liveRuntimes()) {
+      if (r.status === 'running' && !r.warm && r.sandboxId && isComingBack(r) && !this.recovering.has(r.runtimeId) && !this.bringingUp.has(r.runtimeId)) this.recover(r);
+    }
+  }
+
+  /** The backend did not answer: operations that need it are refused at once until a ping answers; then the service reconciles. */
+  private markDown(e: unknown): void {
+    if (this.closed || this.backendDown) return;
+    this.backendDown = (e as Error).message;
+    this.log.logger.error({ err: this.backendDown }, 'the backend does not answer: starts, pauses, resumes and stops answer backend_unavailable until it does');
+    this.backendProbe = setInterval(() => {
+      if (this.probing) return;
+      this.probing = true;
+      this.driver
+        .ping()
+        .then(async () => {
+          await this.reconcileNow();
+          if (this.closed) return;
+          clearInterval(this.backendProbe);
+          this.backendProbe = undefined;
+          this.backendDown = null;
+          this.log.logger.info({ reconciled: this.reconciled }, 'the backend answers again: reconciled');
+          this.refill.fill();
+          this.schedule();
+        })
+        .catch((err) => {
+          if (!isBackendDown(err)) this.log.logger.error({ err: (err as Error).message }, 'the reconciliation after the backend came back failed; it is tried again');
+        })
+        .finally(() => (this.probing = false));
+    }, BACKEND_PROBE_MS);
+    this.backendProbe.unref();
+  }
+
+  private probing = false;
+
+  /** Throws backend_unavailable at once while the backend is down. */
+  private assertBackend(consequence: string): void {
+    if (this.backendDown) throw new LifecycleError('backend_unavailable', `the backend does not answer (${this.backendDown}); ${consequence}`);
+  }
+
+  /** A driver call's failure as a LifecycleError; one that found the backend down marks it so. */
+  private driverFailed(e: unknown): LifecycleError {
+    if (isBackendDown(e)) this.markDown(e);
+    return toLifecycleError(e);
   }
 
   // ---- helpers
@@ -533,6 +686,10 @@ export class RuntimeLifecycle implements Lifecycle {
     promise.then(done, done);
     return promise;
   }
+}
+
+function isBackendDown(e: unknown): boolean {
+  return (e instanceof DriverError || e instanceof LifecycleError) && e.code === 'backend_unavailable';
 }
 
 function toLifecycleError(e: unknown, message?: string): LifecycleError {

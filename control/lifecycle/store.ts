@@ -16,6 +16,8 @@ export interface StoredRuntime extends RuntimeRecord {
   warm: boolean;
   /** Why it stopped (expired, idle too long, a failed start...); null while it lives. */
   stopReason: string | null;
+  /** When its sandbox last died behind the service's back (ms since the epoch): the crash-loop rule's clock. */
+  lastDeathAt?: number | null;
 }
 
 const SCHEMA = `
@@ -39,7 +41,8 @@ CREATE TABLE IF NOT EXISTS runtimes (
   restart_count INTEGER NOT NULL DEFAULT 0,
   restart_reasons TEXT NOT NULL DEFAULT '[]',
   warm INTEGER NOT NULL DEFAULT 0,
-  stop_reason TEXT
+  stop_reason TEXT,
+  last_death_at INTEGER
 );
 CREATE UNIQUE INDEX IF NOT EXISTS one_live_runtime_per_session ON runtimes (session_id) WHERE status != 'stopped' AND session_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS runtimes_by_status ON runtimes (status);
@@ -65,6 +68,7 @@ interface Row {
   restart_reasons: string;
   warm: number;
   stop_reason: string | null;
+  last_death_at: number | null;
 }
 
 const COLUMNS: Record<keyof StoredRuntime, keyof Row> = {
@@ -87,6 +91,7 @@ const COLUMNS: Record<keyof StoredRuntime, keyof Row> = {
   restartReasons: 'restart_reasons',
   warm: 'warm',
   stopReason: 'stop_reason',
+  lastDeathAt: 'last_death_at',
 };
 
 function fromRow(row: Row): StoredRuntime {
@@ -110,6 +115,7 @@ function fromRow(row: Row): StoredRuntime {
     restartReasons: JSON.parse(row.restart_reasons) as string[],
     warm: row.warm === 1,
     stopReason: row.stop_reason,
+    lastDeathAt: row.last_death_at ?? null,
   };
 }
 
@@ -117,7 +123,7 @@ function toColumn(key: keyof StoredRuntime, value: unknown): unknown {
   if (key === 'restartReasons') return JSON.stringify(value);
   if (key === 'warm') return value ? 1 : 0;
   if (key === 'sessionId') return value === '' ? null : value;
-  return value;
+  return value ?? null;
 }
 
 /**
@@ -140,6 +146,9 @@ export class Store {
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
+    // A state dir made before the crash-loop rule: its table gains the column.
+    const columns = (this.db.prepare(`PRAGMA table_info(runtimes)`).all() as { name: string }[]).map((c) => c.name);
+    if (!columns.includes('last_death_at')) this.db.exec(`ALTER TABLE runtimes ADD COLUMN last_death_at INTEGER`);
     for (const suffix of ['-wal', '-shm']) {
       try {
         chmodSync(file + suffix, 0o600);

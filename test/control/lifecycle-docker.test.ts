@@ -124,7 +124,7 @@ describe.skipIf(!hasEngine)('the lifecycle on Docker', () => {
     docker('rm', '-f', gone.sandboxId!);
     const orphan = docker('run', '-d', '--label', `${LABELS.managed}=runtime-client-api`, '--label', `${LABELS.service}=${first.serviceLabels[LABELS.service]}`, '--label', `${LABELS.runtimeId}=rt-ffffffffffffffffffffffff`, IMAGE, 'sleep', '600');
     const second = (await open({}, name)).lifecycle;
-    expect(second.reconciled).toEqual({ removed: 1, stopped: 1, failed: 0 });
+    expect(second.reconciled).toEqual({ removed: 1, stopped: 1, failed: 0, restarted: 0 });
     expect(docker('ps', '-aq', '--no-trunc', '--filter', `id=${orphan}`)).toBe('');
     expect(second.get(gone.runtimeId)).toMatchObject({ status: 'stopped', podStatus: 'not found' });
     expect(second.get(kept.runtimeId)).toMatchObject({ status: 'running', podStatus: 'ready', expiresAt: kept.expiresAt });

@@ -335,7 +335,7 @@ describe('reconciliation at open', () => {
     expect((await driver.inspect(paused.sandboxId!))?.status).toBe('paused');
     expect(lifecycle.get(gone.runtimeId)).toMatchObject({ status: 'stopped', podStatus: 'not found' });
     expect(lifecycle.get(died.runtimeId)).toMatchObject({ status: 'running', podStatus: 'failed', restartCount: 1, restartReasons: ['exited with status 137'] });
-    expect(second.lifecycle.reconciled).toEqual({ removed: 1, stopped: 1, failed: 1 });
+    expect(second.lifecycle.reconciled).toEqual({ removed: 1, stopped: 1, failed: 1, restarted: 0 });
     expect(await aliveStatus(kept.directUrl!)).toBe(200);
     await driver.remove(stranger.id);
   });

@@ -1,0 +1,142 @@
+// The lifecycle when a sandbox dies, over the real Docker driver and engine (rc-test/bookworm:1 in
+// mount mode): runtime-client killed inside its container comes back (restart policy on-failure)
+// with its filesystem, at a new address, counted in restart_count with its reason; deaths close
+// together are a crash loop; the 4th death is final (failed), and a new start of the session
+// replaces it; an outside `docker kill` and the service's own stop are never fought by the
+// restart policy; deaths while the service was away are found again at its next open.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import pino from 'pino';
+import { DockerDriver } from '../../control/docker/index.js';
+import { LABELS } from '../../control/driver.js';
+import type { LifecycleOptions } from '../../control/lifecycle/api.js';
+import { openLifecycle, type RuntimeLifecycle } from '../../control/lifecycle/lifecycle.js';
+import { DIED_AWAY } from '../../control/lifecycle/reconcile.js';
+import { prepareImages, removeLabelled, requireEngine } from '../docker/engine.js';
+import { BASE_OPTIONS, run, until } from './lifecycle-fixture.js';
+
+const hasEngine = requireEngine();
+const IMAGE = 'rc-test/bookworm:1';
+
+let root: string;
+let driver: DockerDriver;
+const opened: RuntimeLifecycle[] = [];
+const services = new Set<string>();
+
+beforeAll(() => {
+  if (!hasEngine) return;
+  prepareImages('bookworm');
+  root = mkdtempSync(join(tmpdir(), 'rc-failures-docker-'));
+  driver = new DockerDriver();
+}, 600_000);
+
+afterEach(async () => {
+  for (const l of opened.splice(0)) await l.close();
+  for (const service of services) await removeLabelled(`${LABELS.service}=${service}`);
+});
+
+afterAll(async () => {
+  await driver?.close();
+  if (root) rmSync(root, { recursive: true, force: true });
+});
+
+async function open(name = `s${opened.length}-${Date.now()}`, options: Partial<LifecycleOptions> = {}): Promise<{ lifecycle: RuntimeLifecycle; lines: () => Record<string, unknown>[] }> {
+  const raw: string[] = [];
+  const lifecycle = await openLifecycle(driver, { ...BASE_OPTIONS, baseMemoryMb: 512, ...options, stateDir: join(root, name) }, { logger: pino({ level: 'info' }, { write: (l: string) => void raw.push(l) }) });
+  opened.push(lifecycle);
+  services.add(lifecycle.serviceLabels[LABELS.service]);
+  return { lifecycle, lines: () => raw.map((l) => JSON.parse(l) as Record<string, unknown>) };
+}
+
+const docker = (...args: string[]) => execFileSync('docker', args, { encoding: 'utf8' }).trim();
+/** Kills runtime-client (tini's child, PID 1's) inside the container, as a program in the sandbox could. */
+const killInside = (container: string) => docker('exec', container, 'sh', '-c', 'kill -9 $(cat /proc/1/task/1/children)');
+const restartCountOf = (container: string) => Number(docker('inspect', '--format', '{{.RestartCount}}', container));
+const stateOf = (container: string) => docker('inspect', '--format', '{{.State.Status}}', container);
+
+describe.skipIf(!hasEngine)('a sandbox that dies, on Docker', () => {
+  it('runtime-client killed inside comes back: running, then ready at its new address, its files kept, the death counted', async () => {
+    const { lifecycle, lines } = await open();
+    const r = await lifecycle.start({ image: IMAGE, sessionId: 'back' });
+    expect(JSON.parse(docker('inspect', '--format', '{{json .HostConfig.RestartPolicy}}', r.sandboxId!))).toEqual({ Name: 'on-failure', MaximumRetryCount: 3 });
+    expect(await run(r.directUrl!, r.apiKey, 'echo kept > /tmp/mark && echo written')).toBe('written');
+    killInside(r.sandboxId!);
+    await until(() => lifecycle.get(r.runtimeId)!.restartCount === 1, 10_000, 'the death counted');
+    await until(() => lifecycle.get(r.runtimeId)!.podStatus === 'ready', 60_000, 'ready again');
+    const back = lifecycle.get(r.runtimeId)!;
+    expect(back).toMatchObject({ status: 'running', podStatus: 'ready', restartCount: 1, restartReasons: ['exited with status 137'], sandboxId: r.sandboxId });
+    // The engine published its port again, maybe elsewhere: the record follows it.
+    expect(back.directUrl).toBe((await driver.inspect(r.sandboxId!))!.url);
+    expect(await run(back.directUrl!, r.apiKey, 'cat /tmp/mark')).toBe('kept');
+    const events = lines().filter((l) => l.runtimeId === r.runtimeId).map((l) => `${l.event}${l.podStatus ? `:${l.podStatus}` : ''}`);
+    expect(events).toEqual(['started', 'ready', 'restarting:running', 'ready']);
+    // A session's start returns it (it is ready), not a new one.
+    expect((await lifecycle.start({ image: IMAGE, sessionId: 'back' })).runtimeId).toBe(r.runtimeId);
+  }, 120_000);
+
+  it('deaths within 60 s are a crash loop; the 4th death is final (failed, every reason kept); a new start replaces it', async () => {
+    const { lifecycle, lines } = await open();
+    const r = await lifecycle.start({ image: IMAGE, sessionId: 'loop' });
+    for (let death = 1; death <= 3; death++) {
+      killInside(r.sandboxId!);
+      await until(() => lifecycle.get(r.runtimeId)!.restartCount === death, 10_000, `death ${death} counted`);
+      await until(() => lifecycle.get(r.runtimeId)!.podStatus === 'ready', 60_000, `ready after death ${death}`);
+    }
+    const restarting = lines().filter((l) => l.runtimeId === r.runtimeId && l.event === 'restarting').map((l) => l.podStatus);
+    expect(restarting).toEqual(['running', 'crashloopbackoff', 'crashloopbackoff']);
+    // The engine restarted it 3 times; the next death it leaves exited.
+    killInside(r.sandboxId!);
+    await until(() => lifecycle.get(r.runtimeId)!.podStatus === 'failed', 10_000, 'failed for good');
+    expect(lifecycle.get(r.runtimeId)).toMatchObject({ status: 'running', restartCount: 4, restartReasons: Array(4).fill('exited with status 137') });
+    expect(stateOf(r.sandboxId!)).toBe('exited');
+    expect(restartCountOf(r.sandboxId!)).toBe(3);
+    const fresh = await lifecycle.start({ image: IMAGE, sessionId: 'loop' });
+    expect(fresh.runtimeId).not.toBe(r.runtimeId);
+    expect(fresh).toMatchObject({ podStatus: 'ready', restartCount: 0 });
+    expect(lifecycle.get(r.runtimeId)).toMatchObject({ status: 'stopped' });
+    expect(docker('ps', '-aq', '--filter', `id=${r.sandboxId}`)).toBe('');
+  }, 240_000);
+
+  it('an outside `docker kill` is not restarted (failed); the service\'s own stop and pause are not fought by the restart policy', async () => {
+    const { lifecycle } = await open();
+    const killed = await lifecycle.start({ image: IMAGE, sessionId: 'outside' });
+    docker('kill', killed.sandboxId!);
+    await until(() => lifecycle.get(killed.runtimeId)!.podStatus === 'failed', 10_000, 'failed');
+    expect(lifecycle.get(killed.runtimeId)).toMatchObject({ restartCount: 1, restartReasons: ['exited with status 137'] });
+    expect(stateOf(killed.sandboxId!)).toBe('exited');
+
+    const own = await lifecycle.start({ image: IMAGE, sessionId: 'own' });
+    await lifecycle.pause(own.runtimeId);
+    expect(stateOf(own.sandboxId!)).toBe('paused');
+    expect(lifecycle.get(own.runtimeId)).toMatchObject({ status: 'paused', podStatus: 'ready', restartCount: 0 });
+    await lifecycle.resume(own.runtimeId);
+    await lifecycle.stop(own.runtimeId);
+    expect(docker('ps', '-aq', '--filter', `id=${own.sandboxId}`)).toBe('');
+    expect(lifecycle.get(own.runtimeId)).toMatchObject({ status: 'stopped', podStatus: 'not found', restartCount: 0 });
+  }, 120_000);
+
+  it('deaths while the service was away are found at its next open: restarted ones are probed again, exited ones failed', async () => {
+    const name = `away-${Date.now()}`;
+    const first = (await open(name)).lifecycle;
+    const restarted = await first.start({ image: IMAGE, sessionId: 'restarted' });
+    const exited = await first.start({ image: IMAGE, sessionId: 'exited' });
+    await first.close();
+    killInside(restarted.sandboxId!);
+    killInside(exited.sandboxId!);
+    const deadline = Date.now() + 30_000;
+    while ((restartCountOf(restarted.sandboxId!) < 1 || stateOf(restarted.sandboxId!) !== 'running' || stateOf(exited.sandboxId!) !== 'running') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    docker('kill', exited.sandboxId!);
+
+    const { lifecycle: second, lines } = await open(name);
+    expect(second.reconciled).toEqual({ removed: 0, stopped: 0, failed: 1, restarted: 1 });
+    expect(second.get(exited.runtimeId)).toMatchObject({ status: 'running', podStatus: 'failed', restartCount: 2, restartReasons: [DIED_AWAY, 'exited with status 137'] });
+    await until(() => second.get(restarted.runtimeId)!.podStatus === 'ready', 60_000, 'ready again');
+    const back = second.get(restarted.runtimeId)!;
+    expect(back).toMatchObject({ restartCount: 1, restartReasons: [DIED_AWAY], expiresAt: restarted.expiresAt });
+    expect(await run(back.directUrl!, back.apiKey, 'echo again')).toBe('again');
+    expect(lines().some((l) => l.event === 'restarting' && l.runtimeId === restarted.runtimeId)).toBe(true);
+  }, 180_000);
+});
