@@ -11,6 +11,8 @@ const REFUSALS = {
   payload_too_large: 'A body, frame, upload or unpacked archive over its limit.',
   internal: 'A fault of the server; the request may be sent again.',
   unavailable: "The session's shell is still starting (POST /sessions/{name}/reset); send the request again later.",
+  not_configured: 'The server was started with --await-config and has not been configured yet: only GET /alive and POST /configure answer.',
+  already_configured: 'POST /configure came after (or raced) the one that configured the server; a server is configured once.',
 } as const;
 
 /** The codes that refuse a request, each with the HTTP status it is sent with. */
@@ -23,6 +25,8 @@ export const HTTP_STATUS = {
   payload_too_large: 413,
   internal: 500,
   unavailable: 503,
+  not_configured: 503,
+  already_configured: 409,
 } as const satisfies Record<keyof typeof REFUSALS, number>;
 
 /** A code that refuses a request: in every HTTP error body and in WS `error` frames. */

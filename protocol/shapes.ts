@@ -9,6 +9,7 @@ import { SessionEnded, SessionInfo, SessionList } from './sessions.js';
 import { Alive, ServerInfo } from './health.js';
 import { DownloadQuery, ListFilesRequest, ListFilesResult, UploadQuery, UploadResult } from './files.js';
 import { Observation } from './observations.js';
+import { ConfigureRequest, ConfigureResult } from './configure.js';
 import { AttachFrame, AuthFrame, ExecuteFrame, ServerFrame } from './ws.js';
 
 export interface WireShape {
@@ -51,6 +52,12 @@ export const WIRE_SHAPES: Readonly<Record<string, WireShape>> = {
   DownloadQuery: { schema: DownloadQuery, description: 'GET /download_files: the query string; the answer is the archive itself.' },
   ListFilesRequest: { schema: ListFilesRequest, description: 'POST /list_files: the JSON body.' },
   ListFilesResult: { schema: ListFilesResult, description: 'POST /list_files: the answer.' },
+  ConfigureRequest: {
+    schema: ConfigureRequest,
+    description:
+      'POST /configure (only on a server started with --await-config; the start key in X-Session-API-Key): the JSON body. 409 already_configured after the first; every other route answers 503 not_configured before it.',
+  },
+  ConfigureResult: { schema: ConfigureResult, description: 'POST /configure: the answer (200), once the default session is ready; the new key is required from then on.' },
   ClientFrame: {
     schema: z.discriminatedUnion('type', [AuthFrame, ExecuteFrame.extend({ action: AnyAction }), AttachFrame]),
     description: `GET /ws: a text frame from the client. Close codes from the server: ${closeCodes}.`,

@@ -42,11 +42,17 @@ export function validationError(error: ZodError, root: string): ApiError {
   return new ApiError('bad_request', message, { issues });
 }
 
-/** A mistake in how the server was started (a flag, an environment value): exit 2, pointing at --help. */
+/**
+ * A mistake in how the server was started (a flag, an environment value): exit 2, pointing at
+ * --help. `field` is the flag or /configure body field at fault, when one is (a 400 names it).
+ */
 export class UsageError extends ServerError {
   declare readonly code: 'usage';
 
-  constructor(message: string) {
+  constructor(
+    message: string,
+    readonly field?: string,
+  ) {
     super('usage', message);
   }
 }

@@ -1,26 +1,14 @@
 // The sandbox binary's command line: serve (the default), or `probe` for health checks. Nothing
 // of the host's (run, exec, Docker) is here: the host CLI (cli/) hands its serve and probe calls
 // to runServerCommand.
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer, isIP } from 'node:net';
-import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import {
-  DEFAULTS,
-  LOG_LEVELS,
-  defaultPort,
-  defaultShell,
-  envNumber,
-  envSeconds,
-  logLevelOf,
-  portOf,
-  positiveFlag,
-  secondsFlag,
-  shellCandidates,
-  type ServerConfig,
-} from './config.js';
+import { MAX_USER_ID } from '@runtime-client/protocol';
+import { DEFAULTS, LOG_LEVELS, defaultPort, envNumber, envSeconds, logLevelOf, portOf, positiveFlag, secondsFlag, type ServerConfig } from './config.js';
 import { ServerError, UsageError } from './errors.js';
-import { groupsOf, lookupUser, ownIdentity, whyCannotEnter, whyCannotRun, type Identity } from './users.js';
+import { FLAG_NAMES, checkSessionRequest, settleSession, type SessionRequest } from './session-settings.js';
+import type { AwaitingConfig } from './await-config.js';
 import { hideSecrets } from './secrets.js';
 import { VERSION } from './version.js';
 
@@ -39,6 +27,15 @@ Options:
   --working-dir DIR     where sessions start (default: the current directory); the session
                         user must be able to enter it
   --username NAME       run shells as this user, from /etc/passwd (the server must be root)
+  --user-id N           with --username: create NAME with uid N when /etc/passwd lacks it (as
+                        OpenHands' useradd: home /home/NAME, group NAME with gid N when free,
+                        else 0), and hand it --working-dir (made when missing; chown -R without
+                        following links or crossing file systems). An existing NAME is kept
+                        (a warning if its uid differs). N: 0 to ${MAX_USER_ID}; needs root
+  --await-config        bind the port and answer /alive 200 at once, start no shell, and wait
+                        for one POST /configure (with this start's key) giving the new key,
+                        environment, working_dir, username, user_id; every other route answers
+                        503 not_configured until then, and /configure 409 after
   --shell PATH          bash to run (default /bin/bash, /usr/bin/bash, else the bundled static
                         bash); a name without a slash is looked up on PATH
   --log-level LEVEL     ${LOG_LEVELS.join(', ')} (default ${DEFAULTS.logLevel})
@@ -94,6 +91,8 @@ const SERVE_OPTIONS = {
   port: { type: 'string' },
   'working-dir': { type: 'string' },
   username: { type: 'string' },
+  'user-id': { type: 'string' },
+  'await-config': { type: 'boolean' },
   shell: { type: 'string' },
   'log-level': { type: 'string' },
   'api-key-file': { type: 'string' },
@@ -109,19 +108,11 @@ const SERVE_OPTIONS = {
 
 type ServeFlags = ReturnType<typeof parseArgs<{ options: typeof SERVE_OPTIONS }>>['values'];
 
-/**
- * The server's settings from its flags and environment. Every mistake is a UsageError (exit 2)
- * naming the flag or variable, found here rather than after the server has started: the session
- * user, its working directory and its shell are checked as that user would meet them.
- */
-function readConfig(values: ServeFlags, env: NodeJS.ProcessEnv = process.env): ServerConfig {
-  const who = sessionIdentity(values.username);
+/** The server's settings from its flags and environment, the session's aside. Every mistake is a UsageError (exit 2) naming the flag or variable. */
+function readBase(values: ServeFlags, env: NodeJS.ProcessEnv = process.env): Omit<ServerConfig, 'workingDir' | 'username' | 'shell'> {
   return {
     host: hostOf(values.host),
     port: portOf(values.port, defaultPort(env)),
-    workingDir: workingDirOf(values['working-dir'], who),
-    username: values.username,
-    shell: shellOf(values.shell, who, env),
     logLevel: logLevelOf(values['log-level'], DEFAULTS.logLevel),
     apiKey: values['api-key-file'] === undefined ? env.SESSION_API_KEY || undefined : keyFromFile(values['api-key-file']),
     noChangeTimeoutSeconds: envSeconds(env, 'NO_CHANGE_TIMEOUT_SECONDS', DEFAULTS.noChangeTimeoutSeconds),
@@ -137,20 +128,20 @@ function readConfig(values: ServeFlags, env: NodeJS.ProcessEnv = process.env): S
   };
 }
 
-/** Who the shells will run as: the --username user (which must exist, and needs a root server), or the server's own user. */
-function sessionIdentity(username: string | undefined): Identity {
-  if (username === undefined) return ownIdentity();
-  let user: ReturnType<typeof lookupUser>;
-  try {
-    user = lookupUser(username);
-  } catch (e) {
-    throw new UsageError(`--username: ${(e as Error).message}`);
-  }
-  const uid = process.getuid?.();
-  if (uid !== undefined && uid !== 0 && user.uid !== uid) {
-    throw new UsageError(`--username ${username} needs the server to run as root (it runs as uid ${uid})`);
-  }
-  return { name: user.name, uid: user.uid, gids: groupsOf(user.name, user.gid) };
+/** --working-dir, --username, --user-id and --shell as given, their shapes checked. */
+function sessionFlags(values: ServeFlags): SessionRequest {
+  const req: SessionRequest = { workingDir: values['working-dir'], username: values.username, userId: userIdOf(values['user-id']), shell: values.shell };
+  checkSessionRequest(req, FLAG_NAMES);
+  return req;
+}
+
+/** A --user-id value: a whole number from 0 to 2^31-2. */
+function userIdOf(raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const text = raw.trim();
+  const id = /^\d{1,10}$/.test(text) ? Number(text) : NaN;
+  if (!(id <= MAX_USER_ID)) throw new UsageError(`--user-id must be an integer from 0 to ${MAX_USER_ID}, got ${JSON.stringify(raw)}`, '--user-id');
+  return id;
 }
 
 function hostOf(raw: string | undefined): string {
@@ -158,34 +149,6 @@ function hostOf(raw: string | undefined): string {
   // An IP address (v4 or v6) or a host name: letters, digits, dots, dashes (and underscores, as Docker's service names have).
   if (isIP(raw) || /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,252}$/.test(raw)) return raw;
   throw new UsageError(`--host must be an IP address or a host name, got ${JSON.stringify(raw)}`);
-}
-
-function workingDirOf(raw: string | undefined, who: Identity): string {
-  let dir: string;
-  try {
-    dir = resolve(raw ?? process.cwd());
-  } catch (e) {
-    throw new UsageError(`the current directory is gone (${(e as Error).message}); give --working-dir DIR`);
-  }
-  const problem = whyCannotEnter(dir, who);
-  if (problem === null) return dir;
-  throw new UsageError(raw === undefined ? `the working directory ${dir} (the current directory; --working-dir names another) ${problem}` : `--working-dir ${dir} ${problem}`);
-}
-
-function shellOf(raw: string | undefined, who: Identity, env: NodeJS.ProcessEnv): string {
-  if (raw === undefined) {
-    const found = defaultShell();
-    if (found === null) throw new UsageError(`no bash found (looked for ${shellCandidates().join(', ')}); name one with --shell PATH`);
-    const problem = whyCannotRun(found, who);
-    if (problem) throw new UsageError(`the shell ${found} ${problem}; name another with --shell PATH`);
-    return found;
-  }
-  // A bare name is looked up on PATH, as the shell's exec would.
-  const path = raw.includes('/') ? resolve(raw) : (env.PATH ?? '').split(':').filter(Boolean).map((dir) => join(dir, raw)).find((p) => existsSync(p));
-  if (path === undefined) throw new UsageError(`--shell ${raw} is not found on PATH`);
-  const problem = whyCannotRun(path, who);
-  if (problem) throw new UsageError(`--shell ${path} ${problem}`);
-  return path;
 }
 
 function keyFromFile(file: string): string {
@@ -206,7 +169,7 @@ function keyFromFile(file: string): string {
  * Binds --host and --port once and lets go, so that a wrong address or a port in use is said
  * before the server makes its runtime files and starts its first shell.
  */
-async function checkListen(config: ServerConfig): Promise<void> {
+async function checkListen(config: Pick<ServerConfig, 'host' | 'port'>): Promise<void> {
   const probe = createServer();
   try {
     await new Promise<void>((resolve, reject) => {
@@ -220,7 +183,7 @@ async function checkListen(config: ServerConfig): Promise<void> {
 }
 
 /** A listen error as the server says it: the --host's fault is a usage error (exit 2); a port in use or denied a start-up fault (exit 1). */
-function listenError(e: unknown, config: ServerConfig): unknown {
+function listenError(e: unknown, config: Pick<ServerConfig, 'host' | 'port'>): unknown {
   const code = (e as NodeJS.ErrnoException).code;
   if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_NONAME') {
     return new UsageError(`--host ${config.host}: cannot listen there (${code}: no such address on this machine)`);
@@ -232,16 +195,44 @@ function listenError(e: unknown, config: ServerConfig): unknown {
 
 async function serve(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: SERVE_OPTIONS });
-  const config = readConfig(values);
-  await checkListen(config);
+  const base = readBase(values);
+  const session = sessionFlags(values);
+  if (values['await-config']) return awaitConfig({ ...base, session });
+  await checkListen(base);
+  // The session user is created (--user-id) before anything else starts; the working dir and shell are then checked as it meets them.
+  let settled: ReturnType<typeof settleSession>;
+  try {
+    settled = settleSession(session, FLAG_NAMES);
+  } catch (e) {
+    throw (e as { code?: string }).code === 'user_setup' ? new ServerError('user_setup', `--user-id: ${(e as Error).message}`) : e;
+  }
+  const config: ServerConfig = { ...base, workingDir: settled.workingDir, username: settled.username, shell: settled.shell };
   const secretWarnings = hideSecrets(); // the key is read: out of process.env and /proc/<pid>/environ
   // Loaded here, not at the top, so `probe` (a health check run every few seconds) stays cheap.
   const [{ createLogger }, { startServer }] = await Promise.all([import('./logger.js'), import('./server.js')]);
   const log = createLogger(config.logLevel);
   for (const warning of secretWarnings) log.warn(warning);
+  for (const warning of settled.user?.warnings ?? []) log.warn(warning);
+  if (settled.user?.created) log.info({ user: settled.user.name, uid: settled.user.uid, gid: settled.user.gid }, 'user created');
   const server = await startServer(config, log).catch((e: unknown) => {
     throw listenError(e, config);
   });
+  stopOnSignals(server, log);
+}
+
+/** --await-config: bind now, be configured by POST /configure later. */
+async function awaitConfig(config: AwaitingConfig): Promise<void> {
+  const secretWarnings = hideSecrets();
+  const [{ createLogger }, { startAwaiting }] = await Promise.all([import('./logger.js'), import('./await-config.js')]);
+  const log = createLogger(config.logLevel);
+  for (const warning of secretWarnings) log.warn(warning);
+  const server = await startAwaiting(config, log).catch((e: unknown) => {
+    throw listenError(e, config);
+  });
+  stopOnSignals(server, log);
+}
+
+function stopOnSignals(server: { close(): Promise<void> }, log: { info(o: object, msg: string): void }): void {
   const stop = (signal: string) => {
     log.info({ signal }, 'shutting down');
     setTimeout(() => process.exit(0), 4000).unref();

@@ -1,5 +1,7 @@
 // Starting and stopping one runtime-client server: sessions, actions, HTTP and WS on one port.
-import { createServer, type Server } from 'node:http';
+// The sessions and their routes (startSessions) are apart from the listening socket (listen), so
+// that a server started with --await-config binds its port first and gets its sessions later.
+import { createServer, type RequestListener, type Server } from 'node:http';
 import { rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +11,7 @@ import { Executor } from './actions/executor.js';
 import { FileActions } from './actions/files/index.js';
 import { createApp } from './http/app.js';
 import { keyChecker } from './http/auth.js';
-import { attachWebSocket } from './http/ws.js';
+import { webSocketUpgrade, type UpgradeHandler } from './http/ws.js';
 import { DEFAULT_SESSION, SessionPool } from './shell/pool.js';
 import { rcScript } from './shell/marks.js';
 import { SpillFiles, removeSpillOf } from './shell/spill.js';
@@ -31,10 +33,83 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** Variables the shell must not inherit from the server. */
-const PRIVATE_ENV = ['SESSION_API_KEY', 'NO_CHANGE_TIMEOUT_SECONDS', 'MAX_OUTPUT_CHARS', 'RUNTIME_CLIENT_BUILD_VERSION'];
+/** Variables the shell must not inherit from the server (and that /configure may not set). */
+export const PRIVATE_ENV: readonly string[] = ['SESSION_API_KEY', 'NO_CHANGE_TIMEOUT_SECONDS', 'MAX_OUTPUT_CHARS', 'RUNTIME_CLIENT_BUILD_VERSION'];
 
+/** Starts a server: its sessions, then its port. */
 export async function startServer(config: ServerConfig, log: Logger): Promise<RunningServer> {
+  const sessions = startSessions(config, log);
+  let listener: Listener;
+  try {
+    listener = await listen(config, sessions.handle, sessions.upgrade);
+  } catch (e) {
+    await sessions.close();
+    throw e;
+  }
+  log.info({ host: config.host, port: listener.port, version: VERSION, workingDir: config.workingDir, user: sessions.user }, 'listening');
+  let closing: Promise<void> | null = null;
+  return {
+    port: listener.port,
+    ready: sessions.ready,
+    close: () => (closing ??= listener.close(() => sessions.close())),
+  };
+}
+
+/** One bound port whose request and upgrade handlers can be swapped without closing it. */
+export interface Listener {
+  server: Server;
+  port: number;
+  /** Hands the port's requests and upgrades to other handlers from now on. */
+  use(handle: RequestListener, upgrade: UpgradeHandler): void;
+  /** Stops accepting, drops every connection, then runs `after` (ending the sessions). */
+  close(after: () => Promise<void>): Promise<void>;
+}
+
+/** Binds config.host:config.port and serves it with `handle` and `upgrade` (until `use` swaps them). */
+export async function listen(config: Pick<ServerConfig, 'host' | 'port'>, handle: RequestListener, upgrade: UpgradeHandler): Promise<Listener> {
+  let current = { handle, upgrade };
+  const server: Server = createServer((req, res) => current.handle(req, res));
+  server.on('upgrade', (req, socket, head) => current.upgrade(req, socket, head));
+  server.keepAliveTimeout = 65_000;
+  // No cap on a whole request: a large upload on a slow link may take longer than Node's default
+  // 300 s. Bodies have their own limits instead: JSON must arrive within --body-timeout, an
+  // upload must keep a minimum rate (server/files/receive.ts); headers within 60 s as by default.
+  server.requestTimeout = 0;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  return {
+    server,
+    port: (server.address() as AddressInfo).port,
+    use: (h, u) => void (current = { handle: h, upgrade: u }),
+    close: async (after) => {
+      server.close();
+      server.closeAllConnections();
+      await after();
+    },
+  };
+}
+
+/** A server's sessions and the handlers of its routes, not yet bound to a port. */
+export interface Sessions {
+  /** The express app: every HTTP route. */
+  handle: RequestListener;
+  /** The /ws endpoint. */
+  upgrade: UpgradeHandler;
+  /** Resolves when the default session is ready; rejects when its shell cannot start. */
+  ready: Promise<void>;
+  /** The session user's name. */
+  user: string;
+  /** Ends every socket and session process, removes the runtime dir. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the sessions of a server: the runtime dir, the default session's shell, the executor
+ * and the routes. `environment` is laid over the server's own for the shells and kernels.
+ */
+export function startSessions(config: ServerConfig, log: Logger, environment: Record<string, string> = {}): Sessions {
   const user = config.username ? lookupUser(config.username) : currentUser();
   const switching = user.uid !== process.getuid?.();
   if (switching && process.getuid?.() !== 0) {
@@ -55,7 +130,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   if (driverPath) writeFileSync(driverPath, driver!, { mode: 0o644, flag: 'wx' });
   else log.warn(`${DRIVER_FILE} was not found beside the server: run_ipython answers an error`);
 
-  const env = sessionEnv(process.env, user, switching);
+  const env = sessionEnv({ ...process.env, ...environment }, user, switching);
   const pool = new SessionPool({
     shell: config.shell,
     cwd: config.workingDir,
@@ -101,13 +176,7 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
     checkKey,
     isReady: () => isReady,
   });
-  const server: Server = createServer(app);
-  server.keepAliveTimeout = 65_000;
-  // No cap on a whole request: a large upload on a slow link may take longer than Node's default
-  // 300 s. Bodies have their own limits instead: JSON must arrive within --body-timeout, an
-  // upload must keep a minimum rate (server/files/receive.ts); headers within 60 s as by default.
-  server.requestTimeout = 0;
-  const wss = attachWebSocket(server, { executor, log, checkKey, maxBodyMb: config.maxBodyMb });
+  const { wss, upgrade } = webSocketUpgrade({ executor, log, checkKey, maxBodyMb: config.maxBodyMb });
 
   const defaultSession = pool.get(DEFAULT_SESSION);
   const ready = defaultSession.ready.then(() => {
@@ -122,22 +191,15 @@ export async function startServer(config: ServerConfig, log: Logger): Promise<Ru
   slowStart.unref();
   ready.finally(() => clearTimeout(slowStart)).catch(() => {});
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
-  log.info({ host: config.host, port, version: VERSION, workingDir: config.workingDir, user: user.name }, 'listening');
-
   let closing: Promise<void> | null = null;
   return {
-    port,
+    handle: app,
+    upgrade,
     ready,
+    user: user.name,
     close: () =>
       (closing ??= (async () => {
-        server.close();
         for (const client of wss.clients) client.terminate();
-        server.closeAllConnections();
         await pool.closeAll();
         rmSync(runtimeDir, { recursive: true, force: true });
       })()),

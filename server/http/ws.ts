@@ -1,7 +1,7 @@
 // GET /ws: `execute` and `attach` frames; output chunks in seq order, then the observation.
 // A dropped socket never stops a command: its output stays attachable by id. Until a socket has
 // shown the key (header or auth frame) its frames may be 4 KiB at most; then --max-body-mb.
-import type { IncomingMessage, Server } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ClientFrame, OUTPUT_GAP, WS_CLOSE, type ServerFrame } from '@runtime-client/protocol';
@@ -26,21 +26,28 @@ export interface WsContext {
   maxBodyMb: number;
 }
 
-export function attachWebSocket(server: Server, ctx: WsContext): WebSocketServer {
+/** What an http.Server's 'upgrade' event is handed. */
+export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+
+/** The /ws endpoint: its server (for closing its clients) and the handler of an http.Server's 'upgrade' events. */
+export function webSocketUpgrade(ctx: WsContext): { wss: WebSocketServer; upgrade: UpgradeHandler } {
   checkFrameLimitSupport();
   const wss = new WebSocketServer({ noServer: true, maxPayload: ctx.maxBodyMb * 1024 * 1024 });
-  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+  const upgrade: UpgradeHandler = (req, socket, head) => {
     const path = (req.url ?? '').split('?')[0];
-    if (path !== '/ws') return reject(socket, 404, 'Not Found');
+    if (path !== '/ws') return rejectUpgrade(socket, 404, 'Not Found');
     const header = req.headers['x-session-api-key'];
-    if (header !== undefined && !ctx.checkKey(header)) return reject(socket, 401, 'Unauthorized');
+    if (header !== undefined && !ctx.checkKey(header)) return rejectUpgrade(socket, 401, 'Unauthorized');
     wss.handleUpgrade(req, socket, head, (ws) => new Connection(ws, ctx, header !== undefined || ctx.checkKey(undefined)));
-  });
-  return wss;
+  };
+  return { wss, upgrade };
 }
 
-function reject(socket: Duplex, status: number, text: string): void {
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+/** Refuses an upgrade with an HTTP answer (and, when given, a JSON error body), then closes the socket. */
+export function rejectUpgrade(socket: Duplex, status: number, text: string, body?: unknown): void {
+  const json = body === undefined ? '' : JSON.stringify(body);
+  const type = body === undefined ? '' : 'Content-Type: application/json\r\n';
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\n${type}Content-Length: ${Buffer.byteLength(json)}\r\n\r\n${json}`);
 }
 
 /** One client socket and the actions it follows. */

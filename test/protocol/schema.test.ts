@@ -41,7 +41,7 @@ describe('protocol/schema', () => {
     expect(Object.keys(observation.$defs.RunObservation.properties.extras.properties)).toEqual(['command', 'hidden', 'metadata']);
     expect(Object.keys(observation.$defs.ReadObservation.properties.extras.properties)).toEqual(['path', 'impl_source']);
     const error = JSON.parse(rendered.get('ErrorBody.json')!);
-    expect(error.$defs.ErrorCode.enum).toEqual(['bad_request', 'unauthorized', 'not_found', 'request_timeout', 'conflict', 'payload_too_large', 'internal', 'unavailable']);
+    expect(error.$defs.ErrorCode.enum).toEqual(['bad_request', 'unauthorized', 'not_found', 'request_timeout', 'conflict', 'payload_too_large', 'internal', 'unavailable', 'not_configured', 'already_configured']);
     expect(error.description).toContain('output_gap: ');
   });
 });

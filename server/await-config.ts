@@ -1,0 +1,145 @@
+// --await-config: a server started before anyone asked for it (a warm sandbox) binds its port and
+// answers /alive 200 at once, starts no shell, and waits for one POST /configure (with the start
+// key) to give it a new key, the shells' environment, working dir and user. Then it starts what
+// a server started with those flags and that environment would, on the same port: the listening
+// socket stays, its request and upgrade handlers are swapped.
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import { ConfigureRequest, type AliveReady, type ConfigureResult } from '@runtime-client/protocol';
+import { ApiError, UsageError, validationError } from './errors.js';
+import { DEFAULTS, type ServerConfig } from './config.js';
+import type { Logger } from './logger.js';
+import { keyChecker } from './http/auth.js';
+import { jsonBody } from './http/body.js';
+import { rejectUpgrade, type UpgradeHandler } from './http/ws.js';
+import { BODY_NAMES, settleSession, type SessionRequest } from './session-settings.js';
+import { PRIVATE_ENV, listen, startSessions, type Listener, type RunningServer, type Sessions } from './server.js';
+import { UserSetupError } from './user-setup.js';
+import { VERSION } from './version.js';
+
+/** A server's settings before its session is known: the session part is what the flags said, settled at /configure. */
+export interface AwaitingConfig extends Omit<ServerConfig, 'workingDir' | 'username' | 'shell'> {
+  /** --working-dir, --username, --user-id, --shell as given; /configure's fields take their place. */
+  session: SessionRequest;
+}
+
+export interface AwaitingServer extends RunningServer {
+  /** Resolves once a /configure has succeeded (the default session is ready). */
+  configured: Promise<void>;
+}
+
+type State = 'waiting' | 'configuring' | 'configured';
+
+/** Binds the port and waits for POST /configure. */
+export async function startAwaiting(config: AwaitingConfig, log: Logger): Promise<AwaitingServer> {
+  const startKey = keyChecker(config.apiKey);
+  if (!config.apiKey) log.warn('SESSION_API_KEY is not set: anyone who can reach the port can configure the server');
+  let state: State = 'waiting';
+  let sessions: Sessions | null = null;
+  let closed = false;
+  let onConfigured: () => void = () => {};
+  const configured = new Promise<void>((resolve) => (onConfigured = resolve));
+
+  async function configure(body: unknown): Promise<void> {
+    if (state !== 'waiting') throw alreadyConfigured();
+    const parsed = ConfigureRequest.safeParse(body);
+    if (!parsed.success) throw validationError(parsed.error, '');
+    const req = parsed.data;
+    const reserved = Object.keys(req.environment ?? {}).filter((name) => PRIVATE_ENV.includes(name));
+    if (reserved.length) {
+      const issues = reserved.map((name) => ({ path: `environment.${name}`, message: "is the server's own variable and cannot be set" }));
+      throw new ApiError('bad_request', issues.map((i) => `${i.path}: ${i.message}`).join('; '), { issues });
+    }
+    const base = config.session;
+    const request: SessionRequest = {
+      workingDir: req.working_dir ?? base.workingDir,
+      ...(req.username !== undefined ? { username: req.username, userId: req.user_id } : { username: base.username, userId: req.user_id ?? base.userId }),
+      shell: base.shell,
+    };
+    state = 'configuring'; // from here on a second /configure is refused, even while this one waits for its shell
+    let started: Sessions | undefined;
+    try {
+      const settled = settleSession(request, BODY_NAMES);
+      for (const warning of settled.user?.warnings ?? []) log.warn(warning);
+      if (settled.user?.created) log.info({ user: settled.user.name, uid: settled.user.uid, gid: settled.user.gid }, 'user created');
+      const { session: _session, ...rest } = config;
+      const full: ServerConfig = { ...rest, workingDir: settled.workingDir, username: settled.username, shell: settled.shell, apiKey: req.api_key };
+      started = startSessions(full, log, req.environment ?? {});
+      await started.ready;
+      if (closed) throw new ApiError('unavailable', 'the server is shutting down');
+      sessions = started;
+      listener.use(configuredHandle(started.handle, startKey, keyChecker(req.api_key)), started.upgrade);
+      state = 'configured';
+      log.info({ user: started.user, workingDir: full.workingDir, environment: Object.keys(req.environment ?? {}) }, 'configured');
+      onConfigured();
+    } catch (e) {
+      await started?.close();
+      state = 'waiting'; // nothing was taken: a later /configure may try again
+      throw configureError(e);
+    }
+  }
+
+  const listener: Listener = await listen(config, waitingHandle(config, startKey, configure), refuseUpgrade);
+  log.info({ host: config.host, port: listener.port, version: VERSION, awaitingConfig: true }, 'listening');
+  let closing: Promise<void> | null = null;
+  return {
+    port: listener.port,
+    ready: Promise.resolve(),
+    configured,
+    close: () =>
+      (closing ??= listener.close(async () => {
+        closed = true;
+        await sessions?.close();
+      })),
+  };
+}
+
+/** The routes before configuration: /alive, /configure, and 503 `not_configured` for the rest. */
+function waitingHandle(config: AwaitingConfig, startKey: (given: unknown) => boolean, configure: (body: unknown) => Promise<void>): RequestListener {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.get('/alive', (_req, res) => void res.json({ status: 'ok', version: VERSION } satisfies AliveReady));
+  const json = jsonBody({ limitBytes: config.maxBodyMb * 2 ** 20, timeoutMs: (config.bodyTimeoutSeconds ?? DEFAULTS.bodyTimeoutSeconds) * 1000 });
+  app.post(
+    '/configure',
+    (req, _res, next) => next(startKey(req.get('x-session-api-key')) ? undefined : new ApiError('unauthorized', 'missing or wrong X-Session-API-Key header (the key the server was started with)')),
+    json,
+    (req, res, next) => {
+      configure(req.body).then(() => void res.json({ status: 'ready' } satisfies ConfigureResult), next);
+    },
+  );
+  app.use((_req, _res, next) => next(notConfigured()));
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const error = err instanceof ApiError ? err : (err as { status?: number } | null)?.status === 400 ? new ApiError('bad_request', (err as Error).message) : new ApiError('internal', `internal error: ${(err as Error)?.message}`);
+    res.status(error.status).json(error.toBody());
+  });
+  return app;
+}
+
+/** After configuration: POST /configure answers 409 to either key (401 to neither); every other request goes to the sessions' routes. */
+function configuredHandle(handle: RequestListener, startKey: (given: unknown) => boolean, newKey: (given: unknown) => boolean): RequestListener {
+  return (req: IncomingMessage, res: ServerResponse) => {
+    if (req.method !== 'POST' || (req.url ?? '').split('?')[0] !== '/configure') return handle(req, res);
+    const key = req.headers['x-session-api-key'];
+    const error = startKey(key) || newKey(key) ? alreadyConfigured() : new ApiError('unauthorized', 'missing or wrong X-Session-API-Key header');
+    res.writeHead(error.status, { 'content-type': 'application/json; charset=utf-8', connection: 'close' }).end(JSON.stringify(error.toBody()));
+    req.resume();
+  };
+}
+
+const refuseUpgrade: UpgradeHandler = (_req, socket) => rejectUpgrade(socket, 503, 'Service Unavailable', notConfigured().toBody());
+
+const notConfigured = () => new ApiError('not_configured', 'the server waits for POST /configure (it was started with --await-config); only GET /alive answers until then');
+const alreadyConfigured = () => new ApiError('already_configured', 'the server is already configured (or being configured): POST /configure is taken once');
+
+/** A failed configuration as the route answers it: a setting's mistake is a 400 naming its field. */
+function configureError(e: unknown): ApiError {
+  if (e instanceof ApiError) return e;
+  if (e instanceof UsageError) {
+    const path = e.field ?? '';
+    return new ApiError('bad_request', e.message, { issues: [{ path, message: e.message }] });
+  }
+  if (e instanceof UserSetupError) return new ApiError('internal', `the user could not be created: ${e.message}`);
+  return new ApiError('internal', `the session could not start: ${(e as Error)?.message ?? String(e)}`);
+}
