@@ -17,7 +17,12 @@ export class StatusError extends RuntimeError {
 /** Worth another attempt with the same id: a dropped or refused connection, 502/503/504. */
 export function isTransient(error: unknown): boolean {
   if (error instanceof TransportError) return !error.timedOut && error.sysCode !== 'ECLOSED';
-  return error instanceof StatusError && TRANSIENT_STATUSES.has(error.response.status);
+  return error instanceof StatusError && transientAnswer(error.response);
+}
+
+/** 502/503/504, but not a runtime API proxy's 503 `paused`: a paused runtime stays so until someone resumes it. */
+function transientAnswer(response: HttpResponse): boolean {
+  return TRANSIENT_STATUSES.has(response.status) && (response.body as { error?: { code?: unknown } } | null)?.error?.code !== 'paused';
 }
 
 /** The server's `{"error":{"message"}}`, if the body is one. */
@@ -32,7 +37,7 @@ export function errorForStatus(response: HttpResponse, what: string): RuntimeErr
   const detail = serverMessage(body) ?? (typeof body === 'string' && body ? body.slice(0, 200) : `HTTP ${status}`);
   if (status === 401) return new RuntimeError('unauthorized', `${what}: ${detail} (check the API key)`, body);
   if (status >= 400 && status < 500) return new RuntimeError('bad_action', `${what}: ${detail}`, body);
-  const retried = TRANSIENT_STATUSES.has(status) ? ', retries exhausted' : '';
+  const retried = transientAnswer(response) ? ', retries exhausted' : '';
   return new RuntimeError('unavailable', `${what}: the server answered ${status}${retried}: ${detail}`, { status, body });
 }
 

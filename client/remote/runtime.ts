@@ -107,6 +107,9 @@ export class RemoteRuntime implements RuntimeHandle<RemoteRuntimeInfo> {
   /** A call that failed the way a paused (503) or stopped (404) runtime's url fails: ask the service what became of it. */
   async #explain(error: unknown): Promise<unknown> {
     if (!(error instanceof RuntimeError) || !EXPLAINABLE.has(error.code)) return error;
+    const about = { runtimeId: this.id, sessionId: this.sessionId, cause: error };
+    // The service's proxy said so itself (503 `paused`): no need to ask.
+    if ((error.data as { body?: { error?: { code?: unknown } } } | undefined)?.body?.error?.code === 'paused') return this.#pausedError(about);
     let status: string;
     try {
       status = (await this.#api.runtime(this.id)).status;
@@ -114,11 +117,7 @@ export class RemoteRuntime implements RuntimeHandle<RemoteRuntimeInfo> {
       if (!(e instanceof RuntimeError && e.code === 'not_found')) return error;
       status = 'stopped';
     }
-    const about = { runtimeId: this.id, sessionId: this.sessionId, cause: error };
-    if (status === 'paused') {
-      if (this.#state === 'running') this.#state = 'paused';
-      return new RuntimeError('paused', `runtime ${this.id} (session ${this.sessionId}) was paused by the service (idle, or paused by another client) while the call waited: resume() it first`, about);
-    }
+    if (status === 'paused') return this.#pausedError(about);
     if (status === 'stopped') {
       if (this.#state !== 'closed') {
         this.#state = 'closed';
@@ -127,6 +126,12 @@ export class RemoteRuntime implements RuntimeHandle<RemoteRuntimeInfo> {
       return new RuntimeError('unavailable', `runtime ${this.id} (session ${this.sessionId}) was stopped by the service (expired, reaped, or stopped by another client)`, about);
     }
     return error;
+  }
+
+  /** The runtime was paused by someone else (the service's idle clock, another client): this handle now knows it. */
+  #pausedError(about: Record<string, unknown>): RuntimeError {
+    if (this.#state === 'running') this.#state = 'paused';
+    return new RuntimeError('paused', `runtime ${this.id} (session ${this.sessionId}) was paused by the service (idle, or paused by another client): resume() it first`, about);
   }
 
   #assertOpen(): void {

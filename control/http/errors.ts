@@ -19,7 +19,8 @@ export const CONTROL_API_ERRORS = {
   too_many_runtimes: { status: 429, meaning: 'More than --max-runtimes runtimes would be running or paused; nothing was created. Retry-After says when to try again.' },
   internal: { status: 500, meaning: 'A fault of the service; the request may be sent again.' },
   runtime_unreachable: { status: 502, meaning: "/r/{runtime_id}: the runtime's server did not answer (it died or is restarting)." },
-  unavailable: { status: 503, meaning: '/r/{runtime_id}: the runtime is paused (POST /resume) or still starting; answered at once.' },
+  unavailable: { status: 503, meaning: '/r/{runtime_id}: the runtime is still starting, or coming back after its sandbox died; answered at once, with Retry-After.' },
+  paused: { status: 503, meaning: '/r/{runtime_id}: the runtime is paused (POST /resume brings it back); answered at once, with Retry-After.' },
   backend_unavailable: { status: 503, meaning: 'The backend (the Docker engine) does not answer.' },
 } as const;
 export type ControlApiErrorCode = keyof typeof CONTROL_API_ERRORS;

@@ -5,7 +5,7 @@
 // rewriting passes) is what the 0.3 ms budget cannot afford. Here: one keep-alive Agent per
 // runtime, headers copied once, bodies piped.
 //
-// A paused runtime answers 503 `unavailable` at once, a stopped or unknown one 404: never a hung
+// A paused runtime answers 503 `paused` at once (one starting 503 `unavailable`), a stopped or unknown one 404: never a hung
 // connection. A sweep every second ends requests and sockets whose runtime left `running` while
 // they were open (a paused container accepts TCP and never answers).
 import http from 'node:http';
@@ -234,7 +234,7 @@ export class RuntimeProxy {
 
   private refuse(res: http.ServerResponse, error: ControlApiError): void {
     const body = JSON.stringify(error.toBody());
-    res.writeHead(error.status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), ...(error.code === 'unavailable' ? { 'retry-after': '1' } : {}) });
+    res.writeHead(error.status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), ...(error.code === 'unavailable' || error.code === 'paused' ? { 'retry-after': '1' } : {}) });
     res.end(body);
   }
 
@@ -295,7 +295,7 @@ export class RuntimeProxy {
 function refusal(runtimeId: string, status: RuntimeRecord['status'] | 'gone' | 'starting'): ControlApiError {
   switch (status) {
     case 'paused':
-      return new ControlApiError('unavailable', `runtime ${runtimeId} is paused; POST /resume to bring it back`);
+      return new ControlApiError('paused', `runtime ${runtimeId} is paused; POST /resume to bring it back`);
     case 'starting':
     case 'running':
       return new ControlApiError('unavailable', `runtime ${runtimeId} is starting; try again shortly`);

@@ -192,11 +192,15 @@ describe.runIf(hasEngine)('RemoteBackend on a real runtime API', () => {
       await attached.client.close();
     });
 
-    it('a pause made elsewhere (another client) turns the handle\'s next call into "paused"', async () => {
+    it('a pause made elsewhere (another client) turns the handle\'s next call into "paused" at once: the proxy says 503 `paused`, not retried', async () => {
       await second.pause(sessionId);
       const error = await rejection(runtime.client.run('echo never'));
       expect(error.code).toBe('paused');
       expect(runtime.state).toBe('paused');
+      // What the call got: the proxy's own word, answered once (a 503 `unavailable` would have been retried).
+      const cause = (error.data as { cause: RuntimeError }).cause;
+      expect(cause.data).toMatchObject({ status: 503, body: { error: { code: 'paused' } } });
+      expect(cause.message).not.toContain('retries exhausted');
       await second.resume(runtime.id);
       await runtime.resume();
       expect((await runtime.client.run('echo back')).output.trim()).toBe('back');

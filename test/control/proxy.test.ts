@@ -111,7 +111,7 @@ describe.runIf(hasEngine)('the proxy to a real runtime', () => {
     expect(observation.observation.content).toBe('line1\nline2\nline3\n');
   });
 
-  it('paused: 503 unavailable at once (HTTP and WebSocket), and a request open at the pause is ended', async () => {
+  it('paused: 503 paused (with Retry-After) at once (HTTP and WebSocket), and a request open at the pause is ended', async () => {
     const slow = run('sleep 3; echo late');
     await new Promise((r) => setTimeout(r, 300));
     expect((await svc.api('/pause', { body: { runtime_id: rt.runtime_id } })).status).toBe(200);
@@ -119,10 +119,11 @@ describe.runIf(hasEngine)('the proxy to a real runtime', () => {
     const answer = await fetch(`${rt.url}/alive`);
     expect(Date.now() - began).toBeLessThan(200);
     expect(answer.status).toBe(503);
-    expect(await errorOf(answer)).toBe('unavailable');
+    expect(answer.headers.get('retry-after')).toBe('1');
+    expect(await errorOf(answer)).toBe('paused');
     const ws = await connect(`${rt.url.replace(/^http/, 'ws')}/ws`);
     expect(ws).toMatchObject({ status: 503 });
-    expect(ControlErrorBody.parse(JSON.parse((ws as { body: string }).body)).error.code).toBe('unavailable');
+    expect(ControlErrorBody.parse(JSON.parse((ws as { body: string }).body)).error.code).toBe('paused');
     // The request sent before the pause does not hang on the frozen container: it ends within the sweep.
     const ended = await slow;
     expect(Date.now() - began).toBeLessThan(3000);
