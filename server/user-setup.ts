@@ -240,12 +240,22 @@ function withDir(path: string, shown: string, fn: (fd: number) => void): void {
     fd = openSync(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new UserSetupError(code === 'ELOOP' ? `${shown} is a symbolic link: refusing to follow it as root` : `cannot open ${shown} (${code})`);
+    // O_NOFOLLOW with O_DIRECTORY says ENOTDIR (or ELOOP) for a link.
+    const link = (code === 'ELOOP' || code === 'ENOTDIR') && isLink(path);
+    throw new UserSetupError(link ? `${shown} is a symbolic link: refusing to follow it as root` : code === 'ENOTDIR' ? `${shown} is not a directory` : `cannot open ${shown} (${code})`);
   }
   try {
     fn(fd);
   } finally {
     closeSync(fd);
+  }
+}
+
+function isLink(path: string): boolean {
+  try {
+    return lstatSync(path).isSymbolicLink();
+  } catch {
+    return false;
   }
 }
 

@@ -1,0 +1,225 @@
+// --await-config and POST /configure, on real servers (port 0): before, the server answers /alive
+// and nothing else; a bad body is a 400 naming its field and loses nothing; the one good
+// configure gives the shells their environment and working dir and the server its new key; a
+// second one is 409. Without the flag /configure is an unknown route. Users through /configure
+// are in test/docker/users.test.ts (they write /etc/passwd).
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import WebSocket from 'ws';
+import { CLI, KEY, connectWs, startServer, type TestServer } from '../helpers/server.js';
+
+const NEW_KEY = 'n'.repeat(24) + '-new-key-0123456789';
+const servers: TestServer[] = [];
+const dirs: string[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => s.stop()));
+});
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+async function awaiting(args: string[] = []): Promise<TestServer> {
+  const server = await startServer({ args: ['--await-config', ...args], skipWait: true });
+  servers.push(server);
+  return server;
+}
+
+async function configure(server: TestServer, body: unknown, key: string | null = KEY): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${server.url}/configure`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(key ? { 'x-session-api-key': key } : {}) },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, body: await res.json() };
+}
+
+async function get(server: TestServer, path: string, key: string | null = KEY): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${server.url}${path}`, { headers: key ? { 'x-session-api-key': key } : {} });
+  return { status: res.status, body: await res.json() };
+}
+
+/** The status a WebSocket upgrade is refused with (and the body), or 101 when it opens. */
+function upgradeStatus(server: TestServer, key: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(`ws://127.0.0.1:${server.port}/ws`, { headers: { 'x-session-api-key': key } });
+    socket.once('open', () => {
+      socket.close();
+      resolve({ status: 101, body: '' });
+    });
+    socket.once('unexpected-response', (_req, res) => {
+      let body = '';
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    socket.once('error', (e) => reject(e));
+  });
+}
+
+describe('before /configure', () => {
+  it('answers /alive 200 at once, every other route 503 not_configured, and starts no shell', async () => {
+    const server = await awaiting();
+    expect(await get(server, '/alive', null)).toEqual({ status: 200, body: { status: 'ok', version: expect.any(String) } });
+    for (const path of ['/server_info', '/sessions', '/actions/x', '/no-such-route']) {
+      const r = await get(server, path);
+      expect(r.status, path).toBe(503);
+      expect(r.body.error.code, path).toBe('not_configured');
+    }
+    const action = await server.execute({ action: 'run', args: { command: 'echo hi' } });
+    expect(action.status).toBe(503);
+    expect(action.body.error.code).toBe('not_configured');
+    expect(server.logs.some((l) => l.msg === 'default session ready')).toBe(false);
+    expect(server.logs.find((l) => l.msg === 'listening')).toMatchObject({ awaitingConfig: true });
+  });
+
+  it('refuses the WebSocket with 503 not_configured', async () => {
+    const server = await awaiting();
+    const r = await upgradeStatus(server, KEY);
+    expect(r.status).toBe(503);
+    expect(JSON.parse(r.body).error.code).toBe('not_configured');
+  });
+
+  it('refuses /configure without the start key (401), and the new key is not taken by that', async () => {
+    const server = await awaiting();
+    expect((await configure(server, { api_key: NEW_KEY }, null)).status).toBe(401);
+    expect((await configure(server, { api_key: NEW_KEY }, 'wrong-key')).status).toBe(401);
+    expect((await configure(server, { api_key: NEW_KEY })).status).toBe(200);
+  });
+});
+
+describe('a bad /configure body: 400 naming the field, and the server keeps waiting', () => {
+  const missing = join(tmpdir(), 'rc-configure-no-such-dir');
+  const cases: [string, unknown, string][] = [
+    ['no api_key', {}, 'api_key'],
+    ['a short api_key', { api_key: 'short' }, 'api_key'],
+    ['an api_key with a space', { api_key: `${NEW_KEY} x` }, 'api_key'],
+    ['an api_key too long', { api_key: 'k'.repeat(513) }, 'api_key'],
+    ['an environment value that is not a string', { api_key: NEW_KEY, environment: { A: 1 } }, 'environment.A'],
+    ['an environment name that is not one', { api_key: NEW_KEY, environment: { 'A-B': 'x' } }, 'environment.A-B'],
+    ['the reserved SESSION_API_KEY', { api_key: NEW_KEY, environment: { SESSION_API_KEY: 'x' } }, 'environment.SESSION_API_KEY'],
+    ['a private variable of the server', { api_key: NEW_KEY, environment: { NO_CHANGE_TIMEOUT_SECONDS: '1' } }, 'environment.NO_CHANGE_TIMEOUT_SECONDS'],
+    ['a relative working_dir', { api_key: NEW_KEY, working_dir: 'relative/dir' }, 'working_dir'],
+    ['a working_dir that does not exist', { api_key: NEW_KEY, working_dir: missing }, 'working_dir'],
+    ['a username that is not a name', { api_key: NEW_KEY, username: 'Bad:Name' }, 'username'],
+    ['a username not in /etc/passwd', { api_key: NEW_KEY, username: 'no-such-user-rc' }, 'username'],
+    ['a user_id without username', { api_key: NEW_KEY, user_id: 1000 }, 'user_id'],
+    ['a negative user_id', { api_key: NEW_KEY, username: 'x', user_id: -1 }, 'user_id'],
+    ['a user_id past 2^31-2', { api_key: NEW_KEY, username: 'x', user_id: 2 ** 31 - 1 }, 'user_id'],
+    ['a fractional user_id', { api_key: NEW_KEY, username: 'x', user_id: 1.5 }, 'user_id'],
+    ['an unknown field', { api_key: NEW_KEY, workdir: '/tmp' }, ''],
+  ];
+
+  it('for each bad field; then a good configure still works', async () => {
+    const server = await awaiting();
+    for (const [what, body, field] of cases) {
+      const r = await configure(server, body);
+      expect(r.status, what).toBe(400);
+      expect(r.body.error.code, what).toBe('bad_request');
+      expect(r.body.error.details.issues.map((i: { path: string }) => i.path), what).toContain(field);
+      expect((await get(server, '/server_info')).body.error.code, what).toBe('not_configured');
+    }
+    const bad = await fetch(`${server.url}/configure`, { method: 'POST', headers: { 'x-session-api-key': KEY }, body: '{"api_key": ' });
+    expect(bad.status).toBe(400);
+    expect((await configure(server, { api_key: NEW_KEY })).body).toEqual({ status: 'ready' });
+  });
+});
+
+describe('a good /configure', () => {
+  it('gives the shells the environment and working dir, answers once the default session is ready, and swaps the key', async () => {
+    const server = await awaiting();
+    const dir = mkdtempSync(join(tmpdir(), 'rc-configure-wd-'));
+    dirs.push(dir);
+    const r = await configure(server, { api_key: NEW_KEY, environment: { RC_GREETING: 'hello there', PATH: `/rc-test-bin:${process.env.PATH}` }, working_dir: dir });
+    expect(r).toEqual({ status: 200, body: { status: 'ready' } });
+    expect((await get(server, '/alive', null)).status).toBe(200);
+
+    const run = await server.execute({ action: 'run', args: { command: 'echo "$RC_GREETING"; pwd; echo "${PATH%%:*}"; echo "${SESSION_API_KEY-unset}"' } }, { key: NEW_KEY });
+    expect(run.status).toBe(200);
+    expect(run.body.content).toBe(`hello there\n${dir}\n/rc-test-bin\nunset\n`);
+
+    // The start key is refused from now on, the new one is required, over HTTP and the WebSocket.
+    expect((await server.execute({ action: 'run', args: { command: 'true' } }, { key: KEY })).status).toBe(401);
+    expect((await get(server, '/server_info', null)).status).toBe(401);
+    expect((await get(server, '/server_info', NEW_KEY)).status).toBe(200);
+    expect((await upgradeStatus(server, KEY)).status).toBe(401);
+    const ws = await connectWs(`ws://127.0.0.1:${server.port}/ws`, NEW_KEY);
+    ws.send({ type: 'execute', id: 'ws-1', action: { action: 'run', args: { command: 'echo "$RC_GREETING"' } } });
+    const obs = await ws.waitFor((f) => f.type === 'observation');
+    expect(obs.observation.content).toBe('hello there\n');
+    await ws.close();
+
+    // The log says which variables, never their values nor a key.
+    const text = JSON.stringify(server.logs);
+    expect(server.logs.find((l) => l.msg === 'configured')).toMatchObject({ environment: ['RC_GREETING', 'PATH'], workingDir: dir });
+    expect(text).not.toContain('hello there');
+    expect(text).not.toContain(NEW_KEY);
+    expect(text).not.toContain(KEY);
+  });
+
+  it('is taken once: a second /configure answers 409 already_configured with either key, 401 with neither', async () => {
+    const server = await awaiting();
+    expect((await configure(server, { api_key: NEW_KEY })).status).toBe(200);
+    for (const key of [KEY, NEW_KEY]) {
+      const again = await configure(server, { api_key: 'z'.repeat(40) }, key);
+      expect(again.status).toBe(409);
+      expect(again.body.error.code).toBe('already_configured');
+    }
+    expect((await configure(server, { api_key: 'z'.repeat(40) }, 'wrong')).status).toBe(401);
+    expect((await get(server, '/server_info', NEW_KEY)).status).toBe(200);
+    expect((await get(server, '/server_info', 'z'.repeat(40))).status).toBe(401);
+  });
+
+  it('racing: of two /configure sent at once, one is 200 and the other 409, and the winner’s key holds', async () => {
+    const server = await awaiting();
+    const keys = ['a'.repeat(40), 'b'.repeat(40)];
+    const answers = await Promise.all(keys.map((k) => configure(server, { api_key: k })));
+    expect(answers.map((a) => a.status).sort()).toEqual([200, 409]);
+    const winner = keys[answers.findIndex((a) => a.status === 200)]!;
+    const loser = keys.find((k) => k !== winner)!;
+    expect((await get(server, '/server_info', winner)).status).toBe(200);
+    expect((await get(server, '/server_info', loser)).status).toBe(401);
+  });
+
+  it('takes --working-dir from the start when the body has none', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rc-configure-flag-wd-'));
+    dirs.push(dir);
+    const server = await awaiting(['--working-dir', dir]);
+    expect((await configure(server, { api_key: NEW_KEY })).status).toBe(200);
+    const run = await server.execute({ action: 'run', args: { command: 'pwd' } }, { key: NEW_KEY });
+    expect(run.body.content).toBe(`${dir}\n`);
+  });
+});
+
+describe('without --await-config', () => {
+  it('POST /configure is an unknown route: 404', async () => {
+    const server = await startServer();
+    servers.push(server);
+    const r = await configure(server, { api_key: NEW_KEY });
+    expect(r.status).toBe(404);
+    expect(r.body.error.code).toBe('not_found');
+  });
+});
+
+describe('the flags', () => {
+  const cli = (args: string[]) => spawnSync(process.execPath, [CLI, '--port', '0', '--host', '127.0.0.1', ...args], { encoding: 'utf8', timeout: 5000, env: { ...process.env, SESSION_API_KEY: KEY } });
+
+  it('--help documents --user-id and --await-config', () => {
+    const help = spawnSync(process.execPath, [CLI, '--help'], { encoding: 'utf8' }).stdout;
+    expect(help).toMatch(/--user-id N +with --username: create NAME with uid N/);
+    expect(help).toMatch(/--await-config +bind the port and answer \/alive 200 at once/);
+  });
+
+  it.each([
+    [['--user-id', '1000'], '--user-id needs --username'],
+    [['--username', 'openhands', '--user-id', 'abc'], '--user-id must be an integer from 0 to 2147483646, got "abc"'],
+    [['--username', 'openhands', '--user-id=-1'], '--user-id must be an integer'],
+    [['--username', 'openhands', '--user-id', '2147483647'], '--user-id must be an integer from 0 to 2147483646'],
+    [['--username', 'Bad:Name', '--user-id', '1000'], '--username "Bad:Name" cannot be created'],
+  ])('%j exits 2 naming the flag', (args, message) => {
+    const r = cli(args);
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr).toContain(message);
+  });
+});
