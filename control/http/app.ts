@@ -113,7 +113,9 @@ export function createApp(ctx: AppContext): express.Express {
         ctx.driver.ping().then(() => true, () => false),
         new Promise<boolean>((done) => setTimeout(done, HEALTH_PING_TIMEOUT_MS, false).unref()),
       ]);
-      return { status: backendUp ? 'ok' : 'degraded', version: ctx.version, backend: ctx.driver.name, runtimes: lifecycle.counts() };
+      // degraded: the backend does not answer, or it answers again and the lifecycle has not reconciled with it yet.
+      const lifecycleDown = (lifecycle as { backendUnavailable?: () => string | null }).backendUnavailable?.() ?? null;
+      return { status: backendUp && !lifecycleDown ? 'ok' : 'degraded', version: ctx.version, backend: ctx.driver.name, runtimes: lifecycle.counts() };
     },
     'get /metrics': (_req, res) => {
       res.type('text/plain; version=0.0.4; charset=utf-8').send(ctx.metrics.render());
