@@ -1,0 +1,128 @@
+// The session user on real images, in mount mode: OpenHands' start command carries
+// `--username openhands --user-id 1000 --working-dir /workspace`, and images mostly lack that user.
+// The server creates it (and its home, and hands it /workspace), once: a restarted container adds
+// no second passwd line. The same through POST /configure on a server started with --await-config
+// (a warm sandbox). And on busybox, whose passwd has no such user and no bash.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findBundle } from '../../dockerfiles/bundle.js';
+import { docker } from '../../client/docker/docker-cli.js';
+import { runContainer } from '../../client/docker/engine.js';
+import { mountCreateBody } from '../../dockerfiles/mount.js';
+import { freePort } from '../../client/docker/ports.js';
+import { prepareImages, removeLabelled, requireEngine } from './engine.js';
+
+const KEY = 'users-test-start-key-0123456789abcdef';
+const NEW_KEY = 'users-test-configured-key-0123456789abcdef';
+const LABEL = 'dev.runtime-client.test-users';
+const OPENHANDS = ['--username', 'openhands', '--user-id', '1000', '--working-dir', '/workspace'];
+const hasEngine = requireEngine();
+
+interface Box {
+  name: string;
+  port: number;
+}
+
+/** Starts `image` in mount mode with the server's extra `args`; resolves once it listens. */
+async function start(image: string, name: string, args: string[]): Promise<Box> {
+  const port = await freePort();
+  const body = mountCreateBody({ baseImage: `rc-test/${image}:1`, bundleDir: findBundle().dir });
+  body.Cmd = [...(body.Cmd as string[]), ...args];
+  body.Env = [`RUNTIME_CLIENT_PORT=${port}`, `SESSION_API_KEY=${KEY}`];
+  body.Labels = { [LABEL]: '1' };
+  (body.HostConfig as Record<string, unknown>).NetworkMode = 'host';
+  await docker(['rm', '-f', name]).catch(() => {});
+  await runContainer(body, name);
+  await waitAlive({ name, port });
+  return { name, port };
+}
+
+async function waitAlive(box: Box, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const res = await fetch(`http://127.0.0.1:${box.port}/alive`, { signal: AbortSignal.timeout(1000) }).catch(() => null);
+    if (res?.status === 200) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${box.name} never answered /alive; its log:\n${await docker(['logs', '--tail', '30', box.name]).catch(() => '')}`);
+}
+
+async function run(box: Box, command: string, key = KEY): Promise<any> {
+  const res = await fetch(`http://127.0.0.1:${box.port}/execute_action`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-session-api-key': key },
+    body: JSON.stringify({ action: { action: 'run', args: { command } } }),
+  });
+  expect(res.status).toBe(200);
+  return res.json();
+}
+
+/** Runs `command` as root in the container, outside the server (what the session user cannot fake). */
+const inside = (box: Box, command: string) => docker(['exec', box.name, '/opt/runtime-client/bin/bash', '-c', command]);
+
+describe.runIf(hasEngine)('the session user on real images (mount mode)', () => {
+  beforeAll(async () => {
+    prepareImages('bookworm', 'busybox');
+    await removeLabelled(LABEL);
+  }, 900_000);
+
+  afterAll(async () => {
+    await removeLabelled(LABEL);
+  });
+
+  it('bookworm, OpenHands flags: the shells run as openhands (uid 1000), in /workspace, with their home; a restart adds no second line', async () => {
+    const box = await start('bookworm', 'rc-users-bookworm', OPENHANDS);
+    const obs = await run(box, 'id; echo "HOME=$HOME USER=$USER"; pwd; touch /workspace/x && ls -ln /workspace/x | cut -d" " -f3,4');
+    const [id, env, pwd, owner] = obs.content.trim().split('\n');
+    expect(id).toMatch(/^uid=1000\(openhands\) gid=1000\(openhands\)/);
+    expect(env).toBe('HOME=/home/openhands USER=openhands');
+    expect(pwd).toBe('/workspace');
+    expect(owner).toBe('1000 1000');
+    expect(obs.extras.metadata.username).toBe('openhands');
+    expect((await run(box, 'touch ~/h && stat -c %u ~')).content.trim()).toBe('1000');
+    expect(await inside(box, 'grep -c "^openhands:" /etc/passwd /etc/group /etc/shadow')).toBe('/etc/passwd:1\n/etc/group:1\n/etc/shadow:1\n');
+
+    await docker(['restart', '-t', '5', box.name]);
+    await waitAlive(box);
+    expect((await run(box, 'id -un; pwd; ls /workspace')).content).toBe('openhands\n/workspace\nx\n');
+    expect(await inside(box, 'grep -c "^openhands:" /etc/passwd /etc/group /etc/shadow')).toBe('/etc/passwd:1\n/etc/group:1\n/etc/shadow:1\n');
+  });
+
+  it('bookworm, --await-config: POST /configure creates the user and applies the environment, working dir and key', async () => {
+    const box = await start('bookworm', 'rc-users-await', ['--await-config']);
+    expect(await inside(box, 'grep -c "^openhands:" /etc/passwd || true')).toBe('0\n');
+    const res = await fetch(`http://127.0.0.1:${box.port}/configure`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-session-api-key': KEY },
+      body: JSON.stringify({ api_key: NEW_KEY, username: 'openhands', user_id: 1000, working_dir: '/workspace', environment: { RC_FROM_POOL: 'yes' } }),
+    });
+    expect(res.status, await res.clone().text()).toBe(200);
+    expect(await res.json()).toEqual({ status: 'ready' });
+    const obs = await run(box, 'id -u; id -un; pwd; echo "$HOME $RC_FROM_POOL"; touch /workspace/y && echo wrote', NEW_KEY);
+    expect(obs.content).toBe('1000\nopenhands\n/workspace\n/home/openhands yes\nwrote\n');
+  });
+
+  it('a bad user through /configure is a 400 naming the field, and the server still waits', async () => {
+    const box = await start('bookworm', 'rc-users-await-bad', ['--await-config']);
+    const configure = (body: unknown) =>
+      fetch(`http://127.0.0.1:${box.port}/configure`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-session-api-key': KEY }, body: JSON.stringify(body) });
+    const bad = await configure({ api_key: NEW_KEY, username: 'Open Hands', user_id: 1000 });
+    expect(bad.status).toBe(400);
+    expect((await bad.json()).error.details.issues[0].path).toBe('username');
+    const missing = await configure({ api_key: NEW_KEY, username: 'nobody-here' });
+    expect(missing.status).toBe(400);
+    expect((await missing.json()).error.message).toContain('user_id N creates it');
+    expect((await configure({ api_key: NEW_KEY, username: 'openhands', user_id: 1000, working_dir: '/workspace' })).status).toBe(200);
+    expect((await run(box, 'id -un', NEW_KEY)).content).toBe('openhands\n');
+  });
+
+  it('busybox (no bash, no such user): the same flags work, with /bin/sh as its login shell', async () => {
+    const box = await start('busybox', 'rc-users-busybox', OPENHANDS);
+    const obs = await run(box, 'id; echo "HOME=$HOME"; pwd; touch /workspace/x && echo wrote');
+    const [id, home, pwd, wrote] = obs.content.trim().split('\n');
+    expect(id).toMatch(/^uid=1000\(openhands\) gid=1000\(openhands\)/);
+    expect(home).toBe('HOME=/home/openhands');
+    expect(pwd).toBe('/workspace');
+    expect(wrote).toBe('wrote');
+    expect(await inside(box, 'while IFS= read -r l; do [[ $l == openhands:* ]] && echo "$l"; done < /etc/passwd')).toBe('openhands:x:1000:1000::/home/openhands:/bin/sh\n');
+  });
+});
