@@ -12,7 +12,10 @@ import { closeSync, constants, existsSync, fchmodSync, fchownSync, fstatSync, lc
 import { join } from 'node:path';
 import { ServerError } from './errors.js';
 
-const { O_RDONLY, O_WRONLY, O_APPEND, O_CREAT, O_EXCL, O_NOFOLLOW, O_DIRECTORY } = constants;
+const { O_RDONLY, O_WRONLY, O_APPEND, O_CREAT, O_EXCL, O_NOFOLLOW, O_DIRECTORY, O_NONBLOCK } = constants;
+
+/** User files larger than this are refused rather than read (a planted huge file would fill memory). */
+export const MAX_USER_FILE_BYTES = 64 * 2 ** 20;
 
 export interface UserRequest {
   /** The user name; USERNAME_PATTERN (protocol/configure.ts), checked by the caller. */
@@ -117,18 +120,20 @@ function findLine(text: string, name: string): string | undefined {
   return text.split('\n').find((l) => l.split(':')[0] === name);
 }
 
-/** A regular file's text, or null when it does not exist; never through a symbolic link. */
+/** A regular file's text, or null when it does not exist; never through a symbolic link, never stalled by a FIFO. */
 function readNoFollow(path: string, shown: string): string | null {
   let fd: number;
   try {
-    fd = openSync(path, O_RDONLY | O_NOFOLLOW);
+    fd = openSync(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return null;
     throw fileError(e, shown);
   }
   try {
-    if (!fstatSync(fd).isFile()) throw new UserSetupError(`${shown} is not a regular file: refusing to read or write it`);
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new UserSetupError(`${shown} is not a regular file: refusing to read or write it`);
+    if (st.size > MAX_USER_FILE_BYTES) throw new UserSetupError(`${shown} is larger than ${MAX_USER_FILE_BYTES / 2 ** 20} MiB: refusing to read it`);
     const chunks: Buffer[] = [];
     const buf = Buffer.alloc(65536);
     for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0; ) chunks.push(Buffer.from(buf.subarray(0, n)));
@@ -141,7 +146,7 @@ function readNoFollow(path: string, shown: string): string | null {
 /** Appends `line` in one write (after a newline when the file's last line lacks one). */
 function appendLine(path: string, shown: string, current: string, line: string): void {
   const text = (current === '' || current.endsWith('\n') ? '' : '\n') + line + '\n';
-  writeWhole(path, shown, O_WRONLY | O_APPEND | O_NOFOLLOW, text);
+  writeWhole(path, shown, O_WRONLY | O_APPEND | O_NOFOLLOW | O_NONBLOCK, text);
 }
 
 /** Creates `path` (it must not exist) with `text`, mode 0644. */

@@ -1,6 +1,6 @@
 // Looking up the session user in /etc/passwd (os.userInfo only knows the current user), and
 // checking at start-up that it can reach its working directory and its shell.
-import { readFileSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
 import { userInfo } from 'node:os';
 import type { ShellUser } from './shell/session.js';
@@ -9,7 +9,7 @@ import type { ShellUser } from './shell/session.js';
 export function lookupUser(name: string, passwdPath = '/etc/passwd'): ShellUser & { shell: string } {
   let passwd: string;
   try {
-    passwd = readFileSync(passwdPath, 'utf8');
+    passwd = readUserFile(passwdPath);
   } catch (e) {
     throw new Error(`cannot read ${passwdPath} to look up user ${JSON.stringify(name)}: ${(e as Error).message}`);
   }
@@ -20,6 +20,25 @@ export function lookupUser(name: string, passwdPath = '/etc/passwd'): ShellUser 
     }
   }
   throw new Error(`no user ${JSON.stringify(name)} in ${passwdPath}`);
+}
+
+/** Files larger than this are not read as /etc/passwd or /etc/group. */
+const MAX_USER_FILE_BYTES = 64 * 2 ** 20;
+
+/**
+ * A user file's text: a regular file only (an image may plant a FIFO, which would stall the
+ * read, or a link to /dev/zero, which would never end), of at most 64 MiB.
+ */
+function readUserFile(path: string): string {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new Error(`${path} is not a regular file`);
+    if (st.size > MAX_USER_FILE_BYTES) throw new Error(`${path} is larger than ${MAX_USER_FILE_BYTES / 2 ** 20} MiB`);
+    return readFileSync(fd, 'utf8');
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** The user the server runs as; images without /etc/passwd (scratch, busybox) still get one. */
@@ -47,9 +66,9 @@ export function groupsOf(name: string, gid: number, groupPath = '/etc/group'): n
   const gids = [gid];
   let text: string;
   try {
-    text = readFileSync(groupPath, 'utf8');
+    text = readUserFile(groupPath);
   } catch {
-    return gids; // no /etc/group (a scratch image): the primary group only
+    return gids; // no /etc/group (a scratch image), or not a file: the primary group only
   }
   for (const line of text.split('\n')) {
     const [, , id, members] = line.split(':');

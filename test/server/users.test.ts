@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { ensureUser, UserSetupError } from '../../server/user-setup.js';
+import { groupsOf, lookupUser } from '../../server/users.js';
 
 const isRoot = process.getuid?.() === 0;
 const made: string[] = [];
@@ -115,6 +116,20 @@ describe('ensureUser refuses what a hostile image planted', () => {
     expect(call).toThrow(`/${file} is a symbolic link: refusing to follow it as root`);
     expect(readFileSync(target, 'utf8')).toBe('precious\n');
     expect(read(root, 'etc/passwd') ?? '').not.toContain('openhands');
+  });
+
+  it('a FIFO planted as /etc/passwd or /etc/group: a clear error at once, not a read that never ends', () => {
+    for (const file of ['etc/passwd', 'etc/group']) {
+      const root = tree(DEBIAN);
+      rmSync(join(root, file));
+      expect(spawnSync('mkfifo', [join(root, file)]).status).toBe(0);
+      expect(() => ensureUser({ name: 'openhands', uid: 1000, root }), file).toThrow(`/${file} is not a regular file`);
+    }
+    const root = tree();
+    mkdirSync(join(root, 'etc'), { recursive: true });
+    expect(spawnSync('mkfifo', [join(root, 'etc/passwd')]).status).toBe(0);
+    expect(() => lookupUser('root', join(root, 'etc/passwd'))).toThrow('is not a regular file');
+    expect(groupsOf('root', 0, join(root, 'etc/passwd'))).toEqual([0]);
   });
 
   it('a symlinked /home: a clear error, nothing made where it leads, no passwd line', () => {
