@@ -115,6 +115,25 @@ describe.runIf(hasEngine)('the session user on real images (mount mode)', () => 
     expect((await run(box, 'id -un', NEW_KEY)).content).toBe('openhands\n');
   });
 
+  it('bookworm with /etc/passwd planted as a symbolic link: the server exits 1 saying so, and the link target is untouched', async () => {
+    const name = 'rc-users-planted';
+    const body = mountCreateBody({ baseImage: 'rc-test/bookworm:1', bundleDir: findBundle().dir });
+    // The image's own start plants the link, then runs the server as OpenHands would.
+    body.Entrypoint = ['/bin/bash', '-c', 'cp /etc/passwd /etc/passwd.real && ln -sf /etc/passwd.real /etc/passwd && exec /opt/runtime-client/bin/runtime-client "$@" 2>&1', 'sh', ...OPENHANDS];
+    body.Cmd = [];
+    body.Env = [`RUNTIME_CLIENT_PORT=${await freePort()}`, `SESSION_API_KEY=${KEY}`];
+    body.Labels = { [LABEL]: '1' };
+    delete body.Healthcheck;
+    await docker(['rm', '-f', name]).catch(() => {});
+    await runContainer(body, name);
+    const status = await docker(['wait', name]);
+    expect(status.trim()).toBe('1');
+    expect(await docker(['logs', name])).toContain('/etc/passwd is a symbolic link: refusing to follow it as root');
+    const real = await docker(['cp', `${name}:/etc/passwd.real`, '-']);
+    expect(real).not.toContain('openhands');
+    expect(real).toContain('root:x:0:0');
+  });
+
   it('busybox (no bash, no such user): the same flags work, with /bin/sh as its login shell', async () => {
     const box = await start('busybox', 'rc-users-busybox', OPENHANDS);
     const obs = await run(box, 'id; echo "HOME=$HOME"; pwd; touch /workspace/x && echo wrote');
