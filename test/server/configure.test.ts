@@ -139,6 +139,10 @@ describe('a good /configure', () => {
     expect(run.status).toBe(200);
     expect(run.body.content).toBe(`hello there\n${dir}\n/rc-test-bin\nunset\n`);
 
+    const cell = await server.execute({ action: 'run_ipython', args: { code: 'import os; print(os.environ["RC_GREETING"])', include_extra: false } }, { key: NEW_KEY });
+    expect(cell.status).toBe(200);
+    expect(cell.body.content.trim()).toBe('hello there');
+
     // The start key is refused from now on, the new one is required, over HTTP and the WebSocket.
     expect((await server.execute({ action: 'run', args: { command: 'true' } }, { key: KEY })).status).toBe(401);
     expect((await get(server, '/server_info', null)).status).toBe(401);
@@ -221,5 +225,17 @@ describe('the flags', () => {
     const r = cli(args);
     expect(r.status, r.stderr).toBe(2);
     expect(r.stderr).toContain(message);
+  });
+
+  it.runIf(process.getuid?.() === 0)('a server that is not root cannot create the user: exit 2 naming --user-id', () => {
+    const r = spawnSync(process.execPath, [CLI, '--port', '0', '--host', '127.0.0.1', '--working-dir', '/tmp', '--username', 'rc-no-such-user', '--user-id', '1000'], {
+      encoding: 'utf8',
+      timeout: 5000,
+      uid: 65534,
+      gid: 65534,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+    });
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr).toContain('--user-id: creating user rc-no-such-user needs the server to run as root (it runs as uid 65534)');
   });
 });
