@@ -29,9 +29,10 @@ Options:
   --username NAME       run shells as this user, from /etc/passwd (the server must be root)
   --user-id N           with --username: create NAME with uid N when /etc/passwd lacks it (as
                         OpenHands' useradd: home /home/NAME, group NAME with gid N when free,
-                        else 0), and hand it --working-dir (made when missing; chown -R without
-                        following links or crossing file systems). An existing NAME is kept
-                        (a warning if its uid differs). N: 0 to ${MAX_USER_ID}; needs root
+                        else 0). An existing NAME is kept (a warning if its uid differs).
+                        Either way --working-dir is made when missing and handed to the user
+                        (chown -R without following links or crossing file systems).
+                        N: 0 to ${MAX_USER_ID}; needs root to create
   --await-config        bind the port and answer /alive 200 at once, start no shell, and wait
                         for one POST /configure (with this start's key) giving the new key,
                         environment, working_dir, username, user_id; every other route answers

@@ -22,7 +22,7 @@ export interface UserRequest {
   name: string;
   /** The uid to create it with, 0..2^31-2; ignored (with a warning when it differs) if the user exists. */
   uid: number;
-  /** An absolute directory to make when missing and give to the user (always when the user is created). */
+  /** An absolute directory to make when missing and give to the user (chown -R), whether the user is created or found. */
   workingDir?: string;
   /** The file system the paths are under: tests use a temporary tree. Default '/'. */
   root?: string;
@@ -74,7 +74,11 @@ export function ensureUser(req: UserRequest): UserOutcome {
     const uid = Number(uidText);
     const gid = Number(gidText);
     if (uid !== req.uid) warnings.push(`user ${req.name} exists with uid ${uid}, not ${req.uid}: it is kept as it is`);
-    if (req.workingDir !== undefined && handable && makeDirs(root, req.workingDir)) handOver(at(req.workingDir), req.workingDir, uid, gid);
+    // As OpenHands does at every start: the working dir is the user's, whoever made the user.
+    if (req.workingDir !== undefined && handable) {
+      makeDirs(root, req.workingDir);
+      handOver(at(req.workingDir), req.workingDir, uid, gid);
+    }
     return { created: false, name: req.name, uid, gid, home: home || '/', warnings };
   }
 
@@ -210,10 +214,9 @@ function makeHome(path: string, shown: string, uid: number, gid: number): void {
   });
 }
 
-/** Makes each missing directory of `dir` (0755); true when `dir` itself was made. Refuses a link on the way. */
-function makeDirs(root: string, dir: string): boolean {
+/** Makes each missing directory of `dir` (0755). Refuses a link on the way. */
+function makeDirs(root: string, dir: string): void {
   let path = '';
-  let made = false;
   for (const part of dir.split('/').filter(Boolean)) {
     path += `/${part}`;
     let st;
@@ -222,14 +225,11 @@ function makeDirs(root: string, dir: string): boolean {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new UserSetupError(`${path} cannot be read (${(e as NodeJS.ErrnoException).code})`);
       mkdirDir(join(root, path), path);
-      made = true;
       continue;
     }
-    made = false;
     if (st.isSymbolicLink()) throw new UserSetupError(`the working directory ${dir}: ${path} is a symbolic link; refusing to hand over what it leads to (name the real directory)`);
     if (!st.isDirectory()) throw new UserSetupError(`the working directory ${dir}: ${path} is not a directory`);
   }
-  return made;
 }
 
 /** False for `/`, a system directory, or anything in a system tree: those are never made nor handed to a user. */

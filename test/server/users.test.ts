@@ -179,6 +179,14 @@ describe.runIf(isRoot)('ensureUser hands the working dir over (as root: real cho
     expect(st.mode & 0o060).toBe(0o060);
   });
 
+  it('hands it to a user that already exists too (as OpenHands does at every start)', () => {
+    const root = tree(DEBIAN);
+    mkdirSync(join(root, 'workspace/sub'), { recursive: true });
+    const out = ensureUser({ name: 'nobody', uid: 65534, root, workingDir: '/workspace' });
+    expect(out.created).toBe(false);
+    for (const path of ['workspace', 'workspace/sub']) expect(statSync(join(root, path)).uid, path).toBe(65534);
+  });
+
   it('chowns an existing tree, links themselves but never what they lead to', () => {
     const root = tree(DEBIAN);
     const ws = join(root, 'workspace');
