@@ -196,6 +196,20 @@ describe('a good /configure', () => {
   });
 });
 
+describe('a /configure whose shell cannot start', () => {
+  it('answers 500 internal saying so, and the server waits again: the next /configure is tried anew', async () => {
+    const server = await awaiting(['--shell', '/bin/false']);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const r = await configure(server, { api_key: NEW_KEY });
+      expect(r.status, `attempt ${attempt}`).toBe(500);
+      expect(r.body.error.code).toBe('internal');
+      expect(r.body.error.message).toMatch(/the session could not start: the shell \/bin\/false exited/);
+      expect((await get(server, '/server_info')).body.error.code).toBe('not_configured');
+      expect((await get(server, '/alive', null)).status).toBe(200);
+    }
+  });
+});
+
 describe('without --await-config', () => {
   it('POST /configure is an unknown route: 404', async () => {
     const server = await startServer();
