@@ -35,8 +35,9 @@ Options:
                         N: 0 to ${MAX_USER_ID}; needs root to create
   --await-config        bind the port and answer /alive 200 at once, start no shell, and wait
                         for one POST /configure (with this start's key) giving the new key,
-                        environment, working_dir, username, user_id; every other route answers
-                        503 not_configured until then, and /configure 409 after
+                        environment, working_dir, username, user_id (the flags' values are
+                        checked at start, a --user-id user made then, and serve as defaults);
+                        every other route answers 503 not_configured until then, 409 after
   --shell PATH          bash to run (default /bin/bash, /usr/bin/bash, else the bundled static
                         bash); a name without a slash is looked up on PATH
   --log-level LEVEL     ${LOG_LEVELS.join(', ')} (default ${DEFAULTS.logLevel})
@@ -198,38 +199,36 @@ async function serve(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: SERVE_OPTIONS });
   const base = readBase(values);
   const session = sessionFlags(values);
-  if (values['await-config']) return awaitConfig({ ...base, session });
   await checkListen(base);
-  // The session user is created (--user-id) before anything else starts; the working dir and shell are then checked as it meets them.
+  // The session user is created (--user-id) before anything else starts, with --await-config too
+  // (a /configure for the same user then finds it made); the working dir and shell are then
+  // checked as that user meets them.
   let settled: ReturnType<typeof settleSession>;
   try {
     settled = settleSession(session, FLAG_NAMES);
   } catch (e) {
     throw (e as { code?: string }).code === 'user_setup' ? new ServerError('user_setup', `--user-id: ${(e as Error).message}`) : e;
   }
-  const config: ServerConfig = { ...base, workingDir: settled.workingDir, username: settled.username, shell: settled.shell };
   const secretWarnings = hideSecrets(); // the key is read: out of process.env and /proc/<pid>/environ
   // Loaded here, not at the top, so `probe` (a health check run every few seconds) stays cheap.
-  const [{ createLogger }, { startServer }] = await Promise.all([import('./logger.js'), import('./server.js')]);
-  const log = createLogger(config.logLevel);
+  const { createLogger } = await import('./logger.js');
+  const log = createLogger(base.logLevel);
   for (const warning of secretWarnings) log.warn(warning);
   for (const warning of settled.user?.warnings ?? []) log.warn(warning);
   if (settled.user?.created) log.info({ user: settled.user.name, uid: settled.user.uid, gid: settled.user.gid }, 'user created');
-  const server = await startServer(config, log).catch((e: unknown) => {
-    throw listenError(e, config);
-  });
-  stopOnSignals(server, log);
-}
-
-/** --await-config: bind now, be configured by POST /configure later. */
-async function awaitConfig(config: AwaitingConfig): Promise<void> {
-  const secretWarnings = hideSecrets();
-  const [{ createLogger }, { startAwaiting }] = await Promise.all([import('./logger.js'), import('./await-config.js')]);
-  const log = createLogger(config.logLevel);
-  for (const warning of secretWarnings) log.warn(warning);
-  const server = await startAwaiting(config, log).catch((e: unknown) => {
-    throw listenError(e, config);
-  });
+  let server: { close(): Promise<void> };
+  if (values['await-config']) {
+    const { startAwaiting } = await import('./await-config.js');
+    server = await startAwaiting({ ...base, session } satisfies AwaitingConfig, log).catch((e: unknown) => {
+      throw listenError(e, base);
+    });
+  } else {
+    const { startServer } = await import('./server.js');
+    const config: ServerConfig = { ...base, workingDir: settled.workingDir, username: settled.username, shell: settled.shell };
+    server = await startServer(config, log).catch((e: unknown) => {
+      throw listenError(e, config);
+    });
+  }
   stopOnSignals(server, log);
 }
 

@@ -101,6 +101,19 @@ describe.runIf(hasEngine)('the session user on real images (mount mode)', () => 
     expect(obs.content).toBe('1000\nopenhands\n/workspace\n/home/openhands yes\nwrote\n');
   });
 
+  it('bookworm, --await-config with the OpenHands flags: the user is made at start, and a /configure without user fields runs as it', async () => {
+    const box = await start('bookworm', 'rc-users-await-flags', [...OPENHANDS, '--await-config']);
+    expect(await inside(box, 'grep -c "^openhands:" /etc/passwd')).toBe('1\n');
+    const res = await fetch(`http://127.0.0.1:${box.port}/configure`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-session-api-key': KEY },
+      body: JSON.stringify({ api_key: NEW_KEY, environment: { RC_FROM_POOL: 'flags' } }),
+    });
+    expect(res.status, await res.clone().text()).toBe(200);
+    expect((await run(box, 'id -un; pwd; echo "$RC_FROM_POOL"', NEW_KEY)).content).toBe('openhands\n/workspace\nflags\n');
+    expect(await inside(box, 'grep -c "^openhands:" /etc/passwd')).toBe('1\n');
+  });
+
   it('a bad user through /configure is a 400 naming the field, and the server still waits', async () => {
     const box = await start('bookworm', 'rc-users-await-bad', ['--await-config']);
     const configure = (body: unknown) =>

@@ -235,6 +235,8 @@ describe('the flags', () => {
     [['--username', 'openhands', '--user-id=-1'], '--user-id must be an integer'],
     [['--username', 'openhands', '--user-id', '2147483647'], '--user-id must be an integer from 0 to 2147483646'],
     [['--username', 'Bad:Name', '--user-id', '1000'], '--username "Bad:Name" cannot be created'],
+    [['--await-config', '--working-dir', '/no/such/dir-rc'], '--working-dir /no/such/dir-rc does not exist'],
+    [['--await-config', '--username', 'no-such-user-rc'], '--username: no user "no-such-user-rc" in /etc/passwd'],
   ])('%j exits 2 naming the flag', (args, message) => {
     const r = cli(args);
     expect(r.status, r.stderr).toBe(2);
