@@ -227,7 +227,7 @@ export class RuntimeProxy {
     const record = this.lifecycle.get(runtimeId);
     if (!record || record.status !== 'running' || !record.directUrl) {
       this.metrics.countProxy(!record || record.status === 'stopped' ? '4xx' : '5xx');
-      return refusal(runtimeId, record ? (record.directUrl || record.status !== 'running' ? record.status : 'starting') : 'gone');
+      return refusal(runtimeId, record ? (record.directUrl || record.status !== 'running' ? record.status : record.restartCount > 0 ? 'restarting' : 'starting') : 'gone');
     }
     return record;
   }
@@ -292,8 +292,10 @@ export class RuntimeProxy {
   }
 }
 
-function refusal(runtimeId: string, status: RuntimeRecord['status'] | 'gone' | 'starting'): ControlApiError {
+function refusal(runtimeId: string, status: RuntimeRecord['status'] | 'gone' | 'starting' | 'restarting'): ControlApiError {
   switch (status) {
+    case 'restarting':
+      return new ControlApiError('unavailable', `runtime ${runtimeId} is coming back after its sandbox died (GET /runtime/${runtimeId} says how); try again shortly`);
     case 'paused':
       return new ControlApiError('paused', `runtime ${runtimeId} is paused; POST /resume to bring it back`);
     case 'starting':

@@ -611,24 +611,28 @@ export class RuntimeLifecycle implements Lifecycle {
     this.backendDown = (e as Error).message;
     this.log.logger.error({ err: this.backendDown }, 'the backend does not answer: starts, pauses, resumes and stops answer backend_unavailable until it does');
     this.backendProbe = setInterval(() => {
-      if (this.probing) return;
+      if (this.probing || this.closed) return;
       this.probing = true;
-      this.driver
-        .ping()
-        .then(async () => {
-          await this.reconcileNow();
-          if (this.closed) return;
-          clearInterval(this.backendProbe);
-          this.backendProbe = undefined;
-          this.backendDown = null;
-          this.log.logger.info({ reconciled: this.reconciled }, 'the backend answers again: reconciled');
-          this.refill.fill();
-          this.schedule();
-        })
-        .catch((err) => {
-          if (!isBackendDown(err)) this.log.logger.error({ err: (err as Error).message }, 'the reconciliation after the backend came back failed; it is tried again');
-        })
-        .finally(() => (this.probing = false));
+      // Tracked: close() waits for a reconciliation under way before it closes the store.
+      this.track(
+        this.driver
+          .ping()
+          .then(async () => {
+            if (this.closed) return;
+            await this.reconcileNow();
+            if (this.closed) return;
+            clearInterval(this.backendProbe);
+            this.backendProbe = undefined;
+            this.backendDown = null;
+            this.log.logger.info({ reconciled: this.reconciled }, 'the backend answers again: reconciled');
+            this.refill.fill();
+            this.schedule();
+          })
+          .catch((err) => {
+            if (!isBackendDown(err)) this.log.logger.error({ err: (err as Error).message }, 'the reconciliation after the backend came back failed; it is tried again');
+          })
+          .finally(() => (this.probing = false)),
+      );
     }, BACKEND_PROBE_MS);
     this.backendProbe.unref();
   }
