@@ -66,7 +66,10 @@ export function settleSession(req: SessionRequest, names: SettingNames, env: Nod
     if (!exists && uid !== undefined && uid !== 0) {
       throw new UsageError(`${names.userId}: creating user ${req.username} needs the server to run as root (it runs as uid ${uid})`, names.userId);
     }
-    if (uid === 0) user = ensureUser({ name: req.username!, uid: req.userId, workingDir: absolute(req.workingDir, names) });
+    if (uid === 0) {
+      const fallbackShell = req.shell?.includes('/') ? resolve(req.shell) : (defaultShell() ?? undefined);
+      user = ensureUser({ name: req.username!, uid: req.userId, workingDir: absolute(req.workingDir, names), fallbackShell });
+    }
   }
   const who = sessionIdentity(req.username, names);
   return {

@@ -26,6 +26,8 @@ export interface UserRequest {
   workingDir?: string;
   /** The file system the paths are under: tests use a temporary tree. Default '/'. */
   root?: string;
+  /** The login shell when the image has neither bash nor sh (the server's own bash). Default /bin/sh. */
+  fallbackShell?: string;
 }
 
 export interface UserOutcome {
@@ -82,7 +84,7 @@ export function ensureUser(req: UserRequest): UserOutcome {
     return { created: false, name: req.name, uid, gid, home: home || '/', warnings };
   }
 
-  const shell = ['/bin/bash', '/usr/bin/bash', '/bin/sh', '/usr/bin/sh'].find((p) => existsSync(at(p))) ?? '/bin/sh';
+  const shell = ['/bin/bash', '/usr/bin/bash', '/bin/sh', '/usr/bin/sh'].find((p) => existsSync(at(p))) ?? req.fallbackShell ?? '/bin/sh';
   checkDir(root, '/etc', true);
   const gid = ensureGroup(root, req.name, req.uid);
   const shadow = readNoFollow(at('/etc/shadow'), '/etc/shadow');

@@ -4,6 +4,9 @@
 // no second passwd line. The same through POST /configure on a server started with --await-config
 // (a warm sandbox). And on busybox, whose passwd has no such user and no bash.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { findBundle } from '../../dockerfiles/bundle.js';
 import { docker } from '../../client/docker/docker-cli.js';
 import { runContainer } from '../../client/docker/engine.js';
@@ -15,6 +18,8 @@ const KEY = 'users-test-start-key-0123456789abcdef';
 const NEW_KEY = 'users-test-configured-key-0123456789abcdef';
 const LABEL = 'dev.runtime-client.test-users';
 const OPENHANDS = ['--username', 'openhands', '--user-id', '1000', '--working-dir', '/workspace'];
+/** FROM scratch with one file: no /etc, no /home, no shell; built here, removed after. */
+const SCRATCH = 'rc-test/users-scratch:1';
 const hasEngine = requireEngine();
 
 interface Box {
@@ -25,7 +30,7 @@ interface Box {
 /** Starts `image` in mount mode with the server's extra `args`; resolves once it listens. */
 async function start(image: string, name: string, args: string[]): Promise<Box> {
   const port = await freePort();
-  const body = mountCreateBody({ baseImage: `rc-test/${image}:1`, bundleDir: findBundle().dir });
+  const body = mountCreateBody({ baseImage: image.includes('/') ? image : `rc-test/${image}:1`, bundleDir: findBundle().dir });
   body.Cmd = [...(body.Cmd as string[]), ...args];
   body.Env = [`RUNTIME_CLIENT_PORT=${port}`, `SESSION_API_KEY=${KEY}`];
   body.Labels = { [LABEL]: '1' };
@@ -63,10 +68,19 @@ describe.runIf(hasEngine)('the session user on real images (mount mode)', () => 
   beforeAll(async () => {
     prepareImages('bookworm', 'busybox');
     await removeLabelled(LABEL);
+    const context = mkdtempSync(join(tmpdir(), 'rc-users-scratch-'));
+    try {
+      writeFileSync(join(context, 'hello.txt'), 'hello\n');
+      writeFileSync(join(context, 'Dockerfile'), `FROM scratch\nCOPY hello.txt /hello.txt\nLABEL ${LABEL}=1\n`);
+      await docker(['build', '--quiet', '--tag', SCRATCH, context], { ...process.env, DOCKER_BUILDKIT: '0' });
+    } finally {
+      rmSync(context, { recursive: true, force: true });
+    }
   }, 900_000);
 
   afterAll(async () => {
     await removeLabelled(LABEL);
+    await docker(['rmi', SCRATCH]).catch(() => {});
   });
 
   it('bookworm, OpenHands flags: the shells run as openhands (uid 1000), in /workspace, with their home; a restart adds no second line', async () => {
@@ -156,5 +170,15 @@ describe.runIf(hasEngine)('the session user on real images (mount mode)', () => 
     expect(pwd).toBe('/workspace');
     expect(wrote).toBe('wrote');
     expect(await inside(box, 'while IFS= read -r l; do [[ $l == openhands:* ]] && echo "$l"; done < /etc/passwd')).toBe('openhands:x:1000:1000::/home/openhands:/bin/sh\n');
+  });
+
+  it('FROM scratch (no /etc at all): the server writes passwd and group with root first, and the user works', async () => {
+    const box = await start(SCRATCH, 'rc-users-scratch', OPENHANDS);
+    // The image has no programs: bash builtins only.
+    const obs = await run(box, 'echo "$UID $EUID $HOME $USER"; pwd; echo x > /workspace/f && echo wrote; while IFS= read -r l; do echo "$l"; done < /etc/passwd');
+    expect(obs.content).toBe(
+      '1000 1000 /home/openhands openhands\n/workspace\nwrote\n' +
+        'root:x:0:0:root:/root:/opt/runtime-client/bin/bash\nopenhands:x:1000:1000::/home/openhands:/opt/runtime-client/bin/bash\n',
+    );
   });
 });

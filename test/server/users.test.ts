@@ -61,6 +61,12 @@ describe('ensureUser creates a missing user', () => {
     expect(statSync(join(root, 'home/openhands')).isDirectory()).toBe(true);
   });
 
+  it('names the server’s own bash as the login shell when the image has neither bash nor sh (scratch)', () => {
+    const root = tree({}, false);
+    ensureUser({ name: 'openhands', uid: 1000, root, fallbackShell: '/opt/runtime-client/bin/bash' });
+    expect(read(root, 'etc/passwd')).toBe('root:x:0:0:root:/root:/opt/runtime-client/bin/bash\nopenhands:x:1000:1000::/home/openhands:/opt/runtime-client/bin/bash\n');
+  });
+
   it('takes gid 0 when the gid is another group’s, and allows a uid another user has (as useradd -o)', () => {
     const root = tree({ 'etc/passwd': 'root:x:0:0:root:/root:/bin/bash\nalice:x:1000:1000::/home/alice:/bin/bash\n', 'etc/group': 'root:x:0:\nalice:x:1000:\n' });
     const out = ensureUser({ name: 'openhands', uid: 1000, root });
