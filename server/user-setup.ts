@@ -169,6 +169,7 @@ function writeWhole(path: string, shown: string, flags: number, text: string): v
   }
   try {
     if (!fstatSync(fd).isFile()) throw new UserSetupError(`${shown} is not a regular file: refusing to write it`);
+    if (flags & O_CREAT) fchmodSync(fd, 0o644); // every user reads passwd and group, whatever the umask
     const data = Buffer.from(text);
     const written = writeSync(fd, data);
     if (written !== data.length) throw new UserSetupError(`${shown}: only ${written} of ${data.length} bytes were written`);
@@ -199,12 +200,15 @@ function checkDir(root: string, dir: string, create: boolean): void {
   if (!st.isDirectory()) throw new UserSetupError(`${dir} is not a directory`);
 }
 
+/** Makes a directory 0755 whatever the umask (a 077 umask would lock the user out of /home); one that exists is left as it is. */
 function mkdirDir(path: string, shown: string): void {
   try {
     mkdirSync(path, { mode: 0o755 });
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new UserSetupError(`cannot make ${shown} (${(e as NodeJS.ErrnoException).code})`);
+    return;
   }
+  withDir(path, shown, (fd) => fchmodSync(fd, 0o755));
 }
 
 /** The home: made 0755 when missing, and (made or found) owned by the user; never through a link. */

@@ -67,6 +67,19 @@ describe('ensureUser creates a missing user', () => {
     expect(read(root, 'etc/passwd')).toBe('root:x:0:0:root:/root:/opt/runtime-client/bin/bash\nopenhands:x:1000:1000::/home/openhands:/opt/runtime-client/bin/bash\n');
   });
 
+  it('makes /home, the home and the working dir 0755, and passwd and group 0644, even under a 077 umask', () => {
+    const root = tree({}, true);
+    const before = process.umask(0o077);
+    try {
+      ensureUser({ name: 'openhands', uid: 1000, root, workingDir: '/data/workspace' });
+    } finally {
+      process.umask(before);
+    }
+    for (const dir of ['home', 'home/openhands', 'data']) expect(statSync(join(root, dir)).mode & 0o777, dir).toBe(0o755);
+    expect(statSync(join(root, 'data/workspace')).mode & 0o777).toBe(0o775);
+    for (const file of ['etc/passwd', 'etc/group']) expect(statSync(join(root, file)).mode & 0o777, file).toBe(0o644);
+  });
+
   it('takes gid 0 when the gid is another group’s, and allows a uid another user has (as useradd -o)', () => {
     const root = tree({ 'etc/passwd': 'root:x:0:0:root:/root:/bin/bash\nalice:x:1000:1000::/home/alice:/bin/bash\n', 'etc/group': 'root:x:0:\nalice:x:1000:\n' });
     const out = ensureUser({ name: 'openhands', uid: 1000, root });
