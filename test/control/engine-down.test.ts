@@ -138,6 +138,30 @@ describe.skipIf(!hasEngine)('runtime-client api without its engine', () => {
 });
 
 describe.skipIf(!hasEngine)('the lifecycle without its engine', () => {
+  it('an engine that accepts and never answers: the lifecycle opens after the ping\'s timeout, not a call\'s, and refuses starts at once', async () => {
+    const path = join(root, `hung-${randomBytes(4).toString('hex')}.sock`);
+    const held = new Set<net.Socket>();
+    const hung = net.createServer((s) => void held.add(s.on('error', () => undefined)));
+    await new Promise<void>((resolve) => hung.listen(path, resolve));
+    // callTimeoutMs stays at its default (60 s): an open that waited for a call would outlast this test.
+    const driver = new DockerDriver({ docker: { socketPath: path }, pingTimeoutMs: 1000 });
+    const stateDir = join(root, `state-${randomBytes(4).toString('hex')}`);
+    try {
+      const lifecycle = await openLifecycle(driver, { ...BASE_OPTIONS, stateDir }, { logger: pino({ level: 'silent' }) });
+      try {
+        expect(lifecycle.backendUnavailable()).toMatch(/did not answer a ping/);
+        await expect(lifecycle.start({ image: IMAGE, sessionId: 'hung' })).rejects.toMatchObject({ code: 'backend_unavailable' });
+        expect(lifecycle.bySession('hung')).toBeUndefined();
+      } finally {
+        await lifecycle.close();
+      }
+    } finally {
+      await driver.close();
+      for (const s of held) s.destroy();
+      await new Promise<void>((resolve) => hung.close(() => resolve()));
+    }
+  }, 30_000);
+
   it('opens without it (reads from the store, the rest refused at once), reconciles once it answers, and again after it went away while running', async () => {
     const path = join(root, `engine-${randomBytes(4).toString('hex')}.sock`);
     const stateDir = join(root, `state-${randomBytes(4).toString('hex')}`);

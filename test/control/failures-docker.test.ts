@@ -14,6 +14,7 @@ import { DockerDriver } from '../../control/docker/index.js';
 import { LABELS } from '../../control/driver.js';
 import type { LifecycleOptions } from '../../control/lifecycle/api.js';
 import { openLifecycle, type RuntimeLifecycle } from '../../control/lifecycle/lifecycle.js';
+import { OOM_WINDOW_MS } from '../../control/lifecycle/deaths.js';
 import { DIED_AWAY } from '../../control/lifecycle/reconcile.js';
 import { prepareImages, removeLabelled, requireEngine } from '../docker/engine.js';
 import { BASE_OPTIONS, run, until } from './lifecycle-fixture.js';
@@ -99,6 +100,19 @@ describe.skipIf(!hasEngine)('a sandbox that dies, on Docker', () => {
     expect(lifecycle.get(r.runtimeId)).toMatchObject({ status: 'stopped' });
     expect(docker('ps', '-aq', '--filter', `id=${r.sandboxId}`)).toBe('');
   }, 240_000);
+
+  it('an OOM kill of a command is not the reason of a later death: OOMKilled only for a SIGKILL within 5 s of it', async () => {
+    const { lifecycle } = await open();
+    const r = await lifecycle.start({ image: IMAGE, sessionId: 'oom-earlier', memoryMb: 128 });
+    expect(await run(r.directUrl!, r.apiKey, 'head -c 400m /dev/zero | tail > /dev/null; echo $?')).toMatch(/137$/);
+    await new Promise((done) => setTimeout(done, OOM_WINDOW_MS + 500));
+    killInside(r.sandboxId!);
+    await until(() => lifecycle.get(r.runtimeId)!.restartCount === 1, 10_000, 'the death counted');
+    expect(lifecycle.get(r.runtimeId)!.restartReasons).toEqual(['exited with status 137']);
+    // Docker's own flag says OOMKilled for the container's death: it tells of any OOM kill in it since its start.
+    expect(docker('inspect', '--format', '{{.State.OOMKilled}}', r.sandboxId!)).toBe('true');
+    await until(() => lifecycle.get(r.runtimeId)!.podStatus === 'ready', 60_000, 'ready again');
+  }, 120_000);
 
   it('an outside `docker kill` is not restarted (failed); the service\'s own stop and pause are not fought by the restart policy', async () => {
     const { lifecycle } = await open();
