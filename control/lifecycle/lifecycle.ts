@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { DriverError, LABELS, type Driver, type DriverEvent, type SandboxSpec } from '../driver.js';
 import { LifecycleError, type Lifecycle, type LifecycleOptions, type RuntimeRecord, type StartParams } from './api.js';
 import type { RuntimeStatus } from '@runtime-client/protocol';
-import { waitAlive, type Readiness } from './alive.js';
+import { waitAlive } from './alive.js';
 import { Alarm, nextDue } from './clocks.js';
 import { comingBack, deathReason, isComingBack, OOM_WINDOW_MS, statusWhileBack } from './deaths.js';
 import { EventLog, type Logger } from './events.js';
@@ -307,7 +307,7 @@ export class RuntimeLifecycle implements Lifecycle {
         sandboxId = sandbox.id;
         this.store.update(record.runtimeId, { sandboxId: sandbox.id, directUrl: sandbox.url, podStatus: 'running' });
         if (!sandbox.url) throw new Error('the backend gave no URL for its server');
-        await waitAlive(sandbox.url, this.extras.aliveTimeoutMs ?? 60_000, abort.signal, this.readinessOf(sandbox.id));
+        await waitAlive(sandbox.url, this.extras.aliveTimeoutMs ?? 60_000, abort.signal);
         const now = this.store.get(record.runtimeId)!;
         if (now.status === 'stopped' || now.podStatus === 'failed') throw new Error(`its sandbox failed while starting (${now.restartReasons.at(-1) ?? now.stopReason})`);
         const ready = this.store.update(record.runtimeId, { podStatus: 'ready', lastActivityAt: Date.now() });
@@ -653,13 +653,6 @@ export class RuntimeLifecycle implements Lifecycle {
   }
 
   // ---- helpers
-
-  /** The driver's nudges for a sandbox's readiness, when it has them (alive.ts). */
-  private readinessOf(sandboxId: string): Readiness | undefined {
-    const driver = this.driver;
-    if (process.env.RC_NO_READINESS) return undefined; // TEMP
-    return driver.readiness ? (nudge, signal) => driver.readiness!(sandboxId, nudge, signal) : undefined;
-  }
 
   private liveOf(sessionId: string): StoredRuntime | undefined {
     return this.store.liveRuntimes().find((r) => r.sessionId === sessionId && !r.warm);
