@@ -36,6 +36,8 @@ export async function startAwaiting(config: AwaitingConfig, log: Logger): Promis
   if (!config.apiKey) log.warn('SESSION_API_KEY is not set: anyone who can reach the port can configure the server');
   let state: State = 'waiting';
   let sessions: Sessions | null = null;
+  /** The sessions a /configure under way is starting (closed with the server). */
+  let starting: Sessions | null = null;
   let closed = false;
   let onConfigured: () => void = () => {};
   const configured = new Promise<void>((resolve) => (onConfigured = resolve));
@@ -64,8 +66,8 @@ export async function startAwaiting(config: AwaitingConfig, log: Logger): Promis
       if (settled.user?.created) log.info({ user: settled.user.name, uid: settled.user.uid, gid: settled.user.gid }, 'user created');
       const { session: _session, ...rest } = config;
       const full: ServerConfig = { ...rest, workingDir: settled.workingDir, username: settled.username, shell: settled.shell, apiKey: req.api_key };
-      started = startSessions(full, log, req.environment ?? {});
-      await started.ready;
+      started = starting = startSessions(full, log, req.environment ?? {});
+      await readyWithin(started.ready, config.shellStartTimeoutSeconds);
       if (closed) throw new ApiError('unavailable', 'the server is shutting down');
       sessions = started;
       listener.use(configuredHandle(started.handle, startKey, keyChecker(req.api_key)), started.upgrade);
@@ -76,6 +78,8 @@ export async function startAwaiting(config: AwaitingConfig, log: Logger): Promis
       await started?.close();
       state = 'waiting'; // nothing was taken: a later /configure may try again
       throw configureError(e);
+    } finally {
+      starting = null;
     }
   }
 
@@ -89,7 +93,7 @@ export async function startAwaiting(config: AwaitingConfig, log: Logger): Promis
     close: () =>
       (closing ??= listener.close(async () => {
         closed = true;
-        await sessions?.close();
+        await (sessions ?? starting)?.close();
       })),
   };
 }
@@ -132,6 +136,23 @@ const refuseUpgrade: UpgradeHandler = (_req, socket) => rejectUpgrade(socket, 50
 
 const notConfigured = () => new ApiError('not_configured', 'the server waits for POST /configure (it was started with --await-config); only GET /alive answers until then');
 const alreadyConfigured = () => new ApiError('already_configured', 'the server is already configured (or being configured): POST /configure is taken once');
+
+/**
+ * Waits for the default session, at most `seconds` (--shell-start-timeout): a shell that never
+ * reaches its prompt (an image's rc file that hangs) must not hold /configure, and with it the
+ * server, forever.
+ */
+async function readyWithin(ready: Promise<void>, seconds: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`the default session did not reach its first prompt within ${seconds} s (--shell-start-timeout)`)), seconds * 1000);
+  });
+  try {
+    await Promise.race([ready, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /** A failed configuration as the route answers it: a setting's mistake is a 400 naming its field. */
 function configureError(e: unknown): ApiError {

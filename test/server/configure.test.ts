@@ -5,7 +5,7 @@
 // are in test/docker/users.test.ts (they write /etc/passwd).
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
@@ -207,6 +207,23 @@ describe('a /configure whose shell cannot start', () => {
       expect((await get(server, '/server_info')).body.error.code).toBe('not_configured');
       expect((await get(server, '/alive', null)).status).toBe(200);
     }
+  });
+});
+
+describe('a /configure whose shell never reaches its prompt', () => {
+  it('answers 500 after --shell-start-timeout, ends that shell, and the server waits again', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rc-configure-hang-'));
+    dirs.push(dir);
+    chmodSync(dir, 0o755);
+    // Its command line (the script's unique path, then bash's flags) is what pgrep looks for afterwards.
+    const shell = join(dir, 'hanging-shell');
+    writeFileSync(shell, '#!/bin/sh\nwhile :; do sleep 1; done\n', { mode: 0o755 });
+    const server = await awaiting(['--shell', shell, '--shell-start-timeout', '1']);
+    const r = await configure(server, { api_key: NEW_KEY });
+    expect(r.status).toBe(500);
+    expect(r.body.error.message).toContain('did not reach its first prompt within 1 s (--shell-start-timeout)');
+    expect((await get(server, '/server_info')).body.error.code).toBe('not_configured');
+    expect(spawnSync('pgrep', ['-f', `${shell} --noediting`]).status, 'the hanging shell is gone').toBe(1);
   });
 });
 
