@@ -79,7 +79,7 @@ export function ensureUser(req: UserRequest): UserOutcome {
     // As OpenHands does at every start: the working dir is the user's, whoever made the user.
     if (req.workingDir !== undefined && handable) {
       makeDirs(root, req.workingDir);
-      handOver(at(req.workingDir), req.workingDir, uid, gid);
+      warnLinks(handOver(at(req.workingDir), req.workingDir, uid, gid), req.workingDir, warnings);
     }
     return { created: false, name: req.name, uid, gid, home: home || '/', warnings };
   }
@@ -96,13 +96,17 @@ export function ensureUser(req: UserRequest): UserOutcome {
   makeHome(at(home), home, req.uid, gid);
   if (req.workingDir !== undefined && handable) {
     makeDirs(root, req.workingDir);
-    handOver(at(req.workingDir), req.workingDir, req.uid, gid);
+    warnLinks(handOver(at(req.workingDir), req.workingDir, req.uid, gid), req.workingDir, warnings);
   }
   // Last: the user exists once this line does.
   const line = `${req.name}:x:${req.uid}:${gid}::${home}:${shell}`;
   if (passwd === null) createFile(at('/etc/passwd'), '/etc/passwd', `root:x:0:0:root:/root:${shell}\n${line}\n`);
   else appendLine(at('/etc/passwd'), '/etc/passwd', passwd, line);
   return { created: true, name: req.name, uid: req.uid, gid, home, warnings };
+}
+
+function warnLinks(left: number, dir: string, warnings: string[]): void {
+  if (left) warnings.push(`${left} file(s) in ${dir} with more than one hard link were left to their owners (another link could be a system file)`);
 }
 
 /** The gid the new user gets: group NAME's if it exists (a server that died midway made it), else a new group NAME with gid `uid` if that is free, else 0. */
@@ -275,25 +279,29 @@ const PROC_FD = existsSync('/proc/self/fd');
 
 /**
  * `chown -R uid:gid dir` that follows no symbolic link (links themselves are lchowned), does
- * not descend into another file system (a mount below it is left as it is), and adds g+rw to
- * `dir` itself, as OpenHands does.
+ * not descend into another file system (a mount below it is left as it is), leaves a file with
+ * more than one hard link to its owner (the other link may be /etc/shadow), and adds g+rw to
+ * `dir` itself, as OpenHands does. Returns how many hard-linked files it left.
  */
-export function handOver(path: string, shown: string, uid: number, gid: number): void {
+export function handOver(path: string, shown: string, uid: number, gid: number): number {
+  let left = 0;
   withDir(path, shown, (fd) => {
     const st = fstatSync(fd);
     fchownSync(fd, uid, gid);
     fchmodSync(fd, (st.mode & 0o7777) | 0o060);
-    walk(fd, path, st.dev, uid, gid);
+    left = walk(fd, path, st.dev, uid, gid);
   });
+  return left;
 }
 
-function walk(fd: number, path: string, dev: number, uid: number, gid: number): void {
+function walk(fd: number, path: string, dev: number, uid: number, gid: number): number {
   const base = PROC_FD ? `/proc/self/fd/${fd}` : path;
+  let left = 0;
   let entries;
   try {
     entries = readdirSync(base, { withFileTypes: true });
   } catch {
-    return; // gone or unreadable underway: nothing to hand over
+    return 0; // gone or unreadable underway: nothing to hand over
   }
   for (const entry of entries) {
     const child = `${base}/${entry.name}`;
@@ -308,17 +316,23 @@ function walk(fd: number, path: string, dev: number, uid: number, gid: number): 
         const st = fstatSync(childFd);
         if (st.dev !== dev) continue; // another file system mounted here
         fchownSync(childFd, uid, gid);
-        walk(childFd, `${path}/${entry.name}`, dev, uid, gid);
+        left += walk(childFd, `${path}/${entry.name}`, dev, uid, gid);
       } finally {
         closeSync(childFd);
       }
     } else {
       try {
-        if (lstatSync(child).dev !== dev) continue; // a file bind-mounted here
+        const st = lstatSync(child);
+        if (st.dev !== dev) continue; // a file bind-mounted here
+        if (!st.isSymbolicLink() && st.nlink > 1 && st.uid !== uid) {
+          left++;
+          continue;
+        }
         lchownSync(child, uid, gid);
       } catch {
         // removed underway
       }
     }
   }
+  return left;
 }

@@ -2,7 +2,7 @@
 // /etc), as OpenHands' useradd would, and hands it the working dir without following a link
 // planted by a hostile image. The ownership checks need root (CI runs as root); the rest runs as anyone.
 import { afterAll, describe, expect, it } from 'vitest';
-import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -222,6 +222,17 @@ describe.runIf(isRoot)('ensureUser hands the working dir over (as root: real cho
       expect([st.uid, st.gid], path).toEqual([1000, 1000]);
     }
     for (const path of ['outside', 'outside/shadow-like']) expect(statSync(join(root, path)).uid, path).toBe(0);
+  });
+
+  it('leaves a file with another hard link (one outside, like /etc/shadow) to its owner, and says so', () => {
+    const root = tree(DEBIAN);
+    mkdirSync(join(root, 'workspace'));
+    writeFileSync(join(root, 'workspace/own'), 'x');
+    linkSync(join(root, 'etc/shadow'), join(root, 'workspace/innocent'));
+    const out = ensureUser({ name: 'openhands', uid: 1000, root, workingDir: '/workspace' });
+    expect(statSync(join(root, 'etc/shadow')).uid).toBe(0);
+    expect(statSync(join(root, 'workspace/own')).uid).toBe(1000);
+    expect(out.warnings).toEqual(['1 file(s) in /workspace with more than one hard link were left to their owners (another link could be a system file)']);
   });
 
   it('does not descend into another file system mounted below it (a tmpfs, in a mount namespace of its own)', () => {
