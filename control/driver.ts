@@ -30,6 +30,14 @@ export interface SandboxSpec {
   workingDir?: string;
   /** The shells' user (runtime-client --username); default: the image's USER. */
   username?: string;
+  /** With `username`: the uid to create that user with when the image lacks it (runtime-client --user-id). */
+  userId?: number;
+  /**
+   * Start runtime-client unconfigured (--await-config): it answers /alive and waits for one
+   * POST /configure with the start key (`apiKey`), which brings the session's key, environment,
+   * working dir and user. The warm pool's sandboxes are made so.
+   */
+  awaitConfig?: boolean;
   cpus: number;
   memoryMb: number;
   /** Most processes in the sandbox. */
@@ -92,6 +100,13 @@ export interface Driver {
   runtimeClasses(): Promise<string[]>;
   /** Builds `contextTarGz` into the tags; resolves with the first tag, rejects with the build's error. */
   build(contextTarGz: Buffer, tags: string[], signal?: AbortSignal): Promise<string>;
+  /**
+   * Optional: calls `nudge` whenever the sandbox's server may just have become ready (Docker: it
+   * wrote a line, as runtime-client logs `listening` and `default session ready`), until `signal`
+   * aborts, so that the lifecycle probes /alive then instead of polling fast. Resolves when no more
+   * nudges will come (the output ended or cannot be followed: the caller polls fast again).
+   */
+  readiness?(id: string, nudge: () => void, signal: AbortSignal): Promise<void>;
   /** Resolves when the engine answers; rejects (backend_unavailable) when it does not. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -11,6 +11,7 @@ import { buildImage } from './build.js';
 import { engineMessage, toDriverError } from './errors.js';
 import { watchEvents } from './events.js';
 import type { WatchOptions } from './events.js';
+import { followOutput } from './readiness.js';
 import { createRequest } from './spec.js';
 import { stateOf } from './state.js';
 import type { ContainerInspect } from './state.js';
@@ -84,6 +85,11 @@ export class DockerDriver implements Driver {
       await this.#removeQuietly(id);
       throw e;
     }
+  }
+
+  /** Nudges on each chunk of the sandbox's output (readiness.ts). */
+  readiness(id: string, nudge: () => void, signal: AbortSignal): Promise<void> {
+    return followOutput(this.docker, id, nudge, signal);
   }
 
   async pause(id: string): Promise<void> {

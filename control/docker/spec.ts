@@ -1,7 +1,7 @@
 // A SandboxSpec as an Engine API `POST /containers/create` body: mount mode (the bundle bound
 // read-only, tini + runtime-client as the entrypoint), the key and the shells' environment, the
 // labels, the limits, the runtime class, and port 60000 published on the host. Pure data.
-import { DEFAULT_PORT } from '@runtime-client/protocol';
+import { DEFAULT_PORT, MAX_USER_ID } from '@runtime-client/protocol';
 import { mountCreateBody } from '@runtime-client/dockerfiles';
 import type { SandboxSpec } from '../driver.js';
 
@@ -38,7 +38,15 @@ export function createRequest(spec: SandboxSpec, bundleDir: string, hostIp: stri
     body: {
       Image: spec.image,
       Entrypoint: base.Entrypoint,
-      Cmd: [...(base.Cmd as string[]), ...(spec.workingDir === undefined ? [] : ['--working-dir', spec.workingDir])],
+      Cmd: [
+        ...(base.Cmd as string[]),
+        ...(spec.userId === undefined ? [] : ['--user-id', String(spec.userId)]),
+        ...(spec.workingDir === undefined ? [] : ['--working-dir', spec.workingDir]),
+        ...(spec.awaitConfig ? ['--await-config'] : []),
+      ],
+      // Shells as another user need a root server (it switches to them); without one the server
+      // runs as the image's USER, as a cold start without a user does.
+      ...(spec.username === undefined ? {} : { User: '0' }),
       // The image's ENV stays (the engine merges it under ours): the shells' env, the port, the key.
       Env: [...Object.entries(spec.env).map(([name, value]) => `${name}=${value}`), `RUNTIME_CLIENT_PORT=${CONTAINER_PORT}`, `SESSION_API_KEY=${spec.apiKey}`],
       // The engine makes the directory when the image lacks it (OpenHands asks for /workspace).
@@ -79,6 +87,8 @@ function check(spec: SandboxSpec): void {
   if (!Number.isInteger(spec.pidsLimit) || spec.pidsLimit < 1) fail('pidsLimit', 'a positive integer', spec.pidsLimit);
   if (spec.workingDir !== undefined && (typeof spec.workingDir !== 'string' || !spec.workingDir.startsWith('/'))) fail('workingDir', 'an absolute path', spec.workingDir);
   if (spec.username !== undefined && (typeof spec.username !== 'string' || !spec.username)) fail('username', 'a user name or uid', spec.username);
+  if (spec.userId !== undefined && (!Number.isInteger(spec.userId) || spec.userId < 0 || spec.userId > MAX_USER_ID)) fail('userId', `an integer from 0 to ${MAX_USER_ID}`, spec.userId);
+  if (spec.userId !== undefined && spec.username === undefined) fail('userId', 'given with username', spec.userId);
   if (spec.runtimeClass !== undefined && (typeof spec.runtimeClass !== 'string' || !spec.runtimeClass)) fail('runtimeClass', 'a runtime name', spec.runtimeClass);
   for (const [name, value] of Object.entries(spec.env ?? fail('env', 'an object', spec.env))) {
     if ((RESERVED_ENV as readonly string[]).includes(name)) throw new TypeError(`spec.env.${name} is set by the driver and cannot be given`);

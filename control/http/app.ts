@@ -5,7 +5,7 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { ApiHealth, StartRequest } from '@runtime-client/protocol';
+import { MAX_USER_ID, type ApiHealth, type StartRequest } from '@runtime-client/protocol';
 import type { Driver } from '../driver.js';
 import type { Lifecycle, RuntimeRecord, StartParams } from '../lifecycle/api.js';
 import { jsonBody } from './body.js';
@@ -178,6 +178,7 @@ export function startParams(body: StartRequest): StartParams {
     env: body.environment ?? undefined,
     workingDir: fromCommand.workingDir ?? body.working_dir ?? undefined,
     username: fromCommand.username,
+    userId: userIdOf(fromCommand.userId, fromCommand.username),
     ttlSeconds: body.ttl_seconds ?? undefined,
     idleTimeoutSeconds: body.idle_timeout_seconds ?? undefined,
     cpus: body.cpus ?? undefined,
@@ -187,6 +188,14 @@ export function startParams(body: StartRequest): StartParams {
   };
   for (const [k, v] of Object.entries(optional)) if (v !== undefined) (params as unknown as Record<string, unknown>)[k] = v;
   return params;
+}
+
+/** OpenHands' `--user-id N` from the start command: a uid for the user it names, else a 400 naming `command`. */
+function userIdOf(raw: string | undefined, username: string | undefined): number | undefined {
+  if (raw === undefined || username === undefined) return undefined;
+  const uid = /^\d{1,10}$/.test(raw) ? Number(raw) : NaN;
+  if (!(uid <= MAX_USER_ID)) throw new ControlApiError('bad_request', `command: --user-id must be a uid from 0 to ${MAX_USER_ID}, got ${JSON.stringify(raw.slice(0, 40))}`, { field: 'command' });
+  return uid;
 }
 
 /** A constant-time checker of X-API-Key; with no key configured every request passes. */

@@ -34,6 +34,8 @@ export interface StartParams {
   env?: Record<string, string>;
   workingDir?: string;
   username?: string;
+  /** With `username`: its uid, to create it when the image lacks it (OpenHands' --user-id). */
+  userId?: number;
   ttlSeconds?: number;
   idleTimeoutSeconds?: number;
   cpus?: number;

@@ -7,7 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { DriverError, LABELS, type Driver, type DriverEvent, type SandboxSpec } from '../driver.js';
 import { LifecycleError, type Lifecycle, type LifecycleOptions, type RuntimeRecord, type StartParams } from './api.js';
 import type { RuntimeStatus } from '@runtime-client/protocol';
-import { waitAlive } from './alive.js';
+import { waitAlive, type Readiness } from './alive.js';
+import { configure } from './configure.js';
 import { Alarm, nextDue } from './clocks.js';
 import { comingBack, deathReason, isComingBack, OOM_WINDOW_MS, statusWhileBack } from './deaths.js';
 import { EventLog, type Logger } from './events.js';
@@ -193,7 +194,7 @@ export class RuntimeLifecycle implements Lifecycle {
     }
   }
 
-  private async startOnce(params: StartParams, limits: Limits): Promise<RuntimeRecord> {
+  private async startOnce(params: StartParams, limits: Limits, coldOnly = false): Promise<RuntimeRecord> {
     const existing = this.liveOf(params.sessionId);
     if (existing) {
       if (existing.status === 'paused' && existing.podStatus !== 'failed') return this.resume(existing.runtimeId);
@@ -204,7 +205,7 @@ export class RuntimeLifecycle implements Lifecycle {
       if (existing.podStatus !== 'failed') {
         // Being started or changed by another call: its answer once that call is done.
         await this.locked(existing.runtimeId, async () => undefined);
-        return this.startOnce(params, limits);
+        return this.startOnce(params, limits, coldOnly);
       }
       // Failed (its sandbox died): the session gets a new one.
       await this.stopRuntime(existing.runtimeId, `replaced by a new start: its sandbox had failed (${existing.restartReasons.at(-1) ?? existing.podStatus})`, false);
@@ -218,15 +219,17 @@ export class RuntimeLifecycle implements Lifecycle {
     }
     const now = Date.now();
     const clocks = { sessionId: params.sessionId, warm: false, expiresAt: now + limits.ttlSeconds * 1000, lastActivityAt: now, idleTimeoutSeconds: limits.idleTimeoutSeconds };
-    if (servesFromWarm(params, limits, this.options)) {
+    if (!coldOnly && servesFromWarm(params, limits, this.options)) {
       const warm = this.store.liveRuntimes().find((r) => r.warm && r.image === params.image && r.status === 'running' && r.podStatus === 'ready');
       if (warm) {
-        const taken = this.store.update(warm.runtimeId, clocks);
+        // Taken in the same step as the capacity check, with the session's new key; its server
+        // still knows only the start key, which never leaves the service. A service killed before
+        // /configure answered finds it `pending` and removes it, as any start cut short.
+        const startKey = warm.apiKey;
+        const taken = this.store.update(warm.runtimeId, { ...clocks, apiKey: randomBytes(32).toString('hex'), podStatus: 'pending' });
         this.log.event('started', taken, 'from the warm pool', { image: taken.image });
-        this.log.event('ready', taken, undefined, { ms: Date.now() - now, warm: true });
         this.refill.fill();
-        this.schedule();
-        return taken;
+        return (await this.handOut(taken, startKey, params, now)) ?? this.startOnce(params, limits, true);
       }
     }
     const record = this.store.insert({
@@ -248,6 +251,37 @@ export class RuntimeLifecycle implements Lifecycle {
     });
     this.log.event('started', record, undefined, { image: record.image, cpus: record.cpus, memoryMb: record.memoryMb });
     return this.bringUp(record, params);
+  }
+
+  /**
+   * Configures a warm sandbox taken for a session (POST /configure: the session's key,
+   * environment, working dir and user) and marks it ready. When that fails the sandbox is removed
+   * and undefined returned: the caller starts one cold.
+   */
+  private async handOut(taken: StoredRuntime, startKey: string, params: StartParams, began: number): Promise<RuntimeRecord | undefined> {
+    const outcome = await this.locked(taken.runtimeId, async (): Promise<RuntimeRecord | string> => {
+      const env = params.env ?? {};
+      try {
+        await configure(taken.directUrl!, startKey, {
+          api_key: taken.apiKey,
+          ...(Object.keys(env).length > 0 ? { environment: env } : {}),
+          ...(params.workingDir ? { working_dir: params.workingDir } : {}),
+          ...(params.username ? { username: params.username, ...(params.userId !== undefined ? { user_id: params.userId } : {}) } : {}),
+        }, this.extras.aliveTimeoutMs ?? 60_000);
+      } catch (e) {
+        return (e as Error).message;
+      }
+      const now = this.store.get(taken.runtimeId);
+      if (!now || now.status !== 'running' || now.podStatus !== 'pending') return `its sandbox changed while it was handed out (${now?.podStatus ?? 'gone'})`;
+      const ready = this.store.update(taken.runtimeId, { podStatus: 'ready', lastActivityAt: Date.now() });
+      this.log.event('ready', ready, undefined, { ms: Date.now() - began, warm: true });
+      this.schedule();
+      return ready;
+    });
+    if (typeof outcome !== 'string') return outcome;
+    this.log.logger.warn({ runtimeId: taken.runtimeId, sessionId: taken.sessionId, err: outcome }, 'a warm sandbox could not be handed out: the start goes cold');
+    await this.stopRuntime(taken.runtimeId, `the warm hand-out failed: ${outcome}`, false).catch(() => undefined);
+    return undefined;
   }
 
   /** A warm sandbox of the image: recorded (synchronously, before any await), made, ready. */
@@ -275,11 +309,11 @@ export class RuntimeLifecycle implements Lifecycle {
       stopReason: null,
     });
     this.log.event('started', record, 'warm pool refill', { image });
-    return this.bringUp(record, { image, sessionId: '' });
+    return this.bringUp(record, { image, sessionId: '' }, true);
   }
 
   /** Creates the record's sandbox and waits for its /alive; on failure removes it and stops the record. */
-  private bringUp(record: StoredRuntime, params: StartParams): Promise<RuntimeRecord> {
+  private bringUp(record: StoredRuntime, params: StartParams, awaitConfig = false): Promise<RuntimeRecord> {
     return this.locked(record.runtimeId, async () => {
       const abort = new AbortController();
       this.bringingUp.set(record.runtimeId, abort);
@@ -300,14 +334,15 @@ export class RuntimeLifecycle implements Lifecycle {
           pidsLimit: this.extras.pidsLimit ?? 4096,
           labels,
           ...(params.workingDir ? { workingDir: params.workingDir } : {}),
-          ...(params.username ? { username: params.username } : {}),
+          ...(params.username ? { username: params.username, ...(params.userId !== undefined ? { userId: params.userId } : {}) } : {}),
+          ...(awaitConfig ? { awaitConfig: true } : {}),
           ...(params.runtimeClass ? { runtimeClass: params.runtimeClass } : {}),
         };
         const sandbox = await this.driver.create(spec, abort.signal);
         sandboxId = sandbox.id;
         this.store.update(record.runtimeId, { sandboxId: sandbox.id, directUrl: sandbox.url, podStatus: 'running' });
         if (!sandbox.url) throw new Error('the backend gave no URL for its server');
-        await waitAlive(sandbox.url, this.extras.aliveTimeoutMs ?? 60_000, abort.signal);
+        await waitAlive(sandbox.url, this.extras.aliveTimeoutMs ?? 60_000, abort.signal, this.readinessOf(sandbox.id));
         const now = this.store.get(record.runtimeId)!;
         if (now.status === 'stopped' || now.podStatus === 'failed') throw new Error(`its sandbox failed while starting (${now.restartReasons.at(-1) ?? now.stopReason})`);
         const ready = this.store.update(record.runtimeId, { podStatus: 'ready', lastActivityAt: Date.now() });
@@ -653,6 +688,12 @@ export class RuntimeLifecycle implements Lifecycle {
   }
 
   // ---- helpers
+
+  /** The driver's nudges for a sandbox's readiness, when it has them (alive.ts). */
+  private readinessOf(sandboxId: string): Readiness | undefined {
+    const driver = this.driver;
+    return driver.readiness ? (nudge, signal) => driver.readiness!(sandboxId, nudge, signal) : undefined;
+  }
 
   private liveOf(sessionId: string): StoredRuntime | undefined {
     return this.store.liveRuntimes().find((r) => r.sessionId === sessionId && !r.warm);

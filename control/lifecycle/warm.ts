@@ -1,8 +1,10 @@
-// The warm pool (--warm IMAGE=N): N ready sandboxes of IMAGE, each made with its own random key
-// and handed out once, refilled behind every one taken. A sandbox's key and environment are fixed
-// when it is made, so a warm one can serve only a start that asks for nothing it was not made
-// with: no environment, working dir, user or runtime class, and the base resources. Any other
-// start is a cold one, so that the request's environment reaches every shell and kernel.
+// The warm pool (--warm IMAGE=N): N sandboxes of IMAGE started before anyone asks, their servers
+// up and waiting unconfigured (runtime-client --await-config), each handed out once: the start's
+// environment, working dir and user reach it in one POST /configure with a fresh key
+// (configure.ts), and the pool refills behind it. What is fixed when a container is made (the
+// runtime class, CPUs and memory) must be the defaults for a start to be served from the pool;
+// any other start is a cold one.
+import { ENV_NAME_PATTERN, USERNAME_PATTERN } from '@runtime-client/protocol';
 import type { LifecycleOptions, StartParams } from './api.js';
 import type { Limits } from './limits.js';
 
@@ -10,9 +12,9 @@ import type { Limits } from './limits.js';
 export function servesFromWarm(params: StartParams, limits: Limits, options: LifecycleOptions): boolean {
   return (
     (options.warm[params.image] ?? 0) > 0 &&
-    Object.keys(params.env ?? {}).length === 0 &&
-    !params.workingDir &&
-    !params.username &&
+    // /configure takes shell variable names only; a start with another goes cold, where the engine sets it.
+    Object.keys(params.env ?? {}).every((name) => ENV_NAME_PATTERN.test(name)) &&
+    (params.username === undefined || USERNAME_PATTERN.test(params.username)) &&
     !params.runtimeClass &&
     limits.cpus === options.baseCpus &&
     limits.memoryMb === options.baseMemoryMb

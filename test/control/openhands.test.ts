@@ -57,7 +57,7 @@ beforeAll(async () => {
   stateDir = mkdtempSync(join(tmpdir(), 'rc-api-oh-'));
   const port = await freePort();
   url = `http://127.0.0.1:${port}`;
-  service = spawn(process.execPath, [HOST_CLI, 'api', '--host', '127.0.0.1', '--port', String(port), '--state-dir', stateDir, '--max-runtimes', '5'], {
+  service = spawn(process.execPath, [HOST_CLI, 'api', '--host', '127.0.0.1', '--port', String(port), '--state-dir', stateDir, '--max-runtimes', '5', '--warm', `${IMAGE}=1`], {
     env: { ...process.env, RUNTIME_API_KEY: KEY },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -70,7 +70,24 @@ beforeAll(async () => {
     if (Date.now() > deadline || service.exitCode !== null) throw new Error(`runtime-client api did not come up:\n${log}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+  // The warm sandbox ready, so that OpenHands' first start is served from the pool.
+  const warmBy = Date.now() + 60_000;
+  while (!events().some((e) => e.event === 'ready' && e.warm === true)) {
+    if (Date.now() > warmBy || service.exitCode !== null) throw new Error(`the warm sandbox did not become ready:\n${log}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }, 16 * 60_000);
+
+/** The service's lifecycle events so far. */
+function events(): { event?: string; warm?: boolean; session?: string | null; reason?: string }[] {
+  return log.split('\n').flatMap((line) => {
+    try {
+      return [JSON.parse(line)];
+    } catch {
+      return [];
+    }
+  });
+}
 
 afterAll(async () => {
   // Everything this service made goes (other test files' services run at the same time).
@@ -98,4 +115,6 @@ it('OpenHands 1.6.0 RemoteRuntime and RemoteRuntimeBuilder work against runtime-
     10 * 60_000,
   );
   expect(ran.code, `pytest exited ${ran.code}:\n${ran.out}\n--- service log ---\n${log.slice(-8000)}`).toBe(0);
+  // OpenHands' start (its environment, /workspace, user openhands 1000) was served from the warm pool.
+  expect(events().some((e) => e.event === 'started' && e.reason === 'from the warm pool' && e.session?.startsWith('oh-'))).toBe(true);
 }, 11 * 60_000);

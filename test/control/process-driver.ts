@@ -55,7 +55,7 @@ export class ProcessDriver implements Driver {
     mkdirSync(work);
     this.write({ id, labels: spec.labels, pid: null, url: null });
     const log = openSync(join(this.dir, `${id}.log`), 'a');
-    const child = spawn(process.execPath, [BIN, '--port', '0', '--host', '127.0.0.1', '--working-dir', spec.workingDir ?? work, '--log-level', 'info'], {
+    const child = spawn(process.execPath, [BIN, '--port', '0', '--host', '127.0.0.1', '--working-dir', spec.workingDir ?? work, '--log-level', 'info', ...(spec.awaitConfig ? ['--await-config'] : [])], {
       detached: true,
       stdio: ['ignore', log, log],
       // Its own HOME, as a container has: the host's ~/.bashrc (pyenv's rehash lock...) stays out of it.

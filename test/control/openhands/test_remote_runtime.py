@@ -43,8 +43,8 @@ def config(keep_alive: bool, pause: bool) -> OpenHandsConfig:
     c.sandbox.pause_closed_runtimes = pause
     c.sandbox.timeout = 60
     c.sandbox.remote_runtime_init_timeout = 120
-    # The image has no `openhands` user: the shells run as root, as OpenHands then asks.
-    c.run_as_openhands = False
+    # run_as_openhands stays True (the default): OpenHands asks for user `openhands`, uid 1000,
+    # which the image lacks; the sandbox's server creates it.
     return c
 
 
@@ -70,6 +70,8 @@ def test_connect_work_pause_resume_and_stop():
     sid = 'oh-' + uuid.uuid4().hex[:12]
     runtime = connect(sid)
     try:
+        who = run(runtime, 'id -un; id -u; pwd; touch /workspace/mine && echo written')
+        assert who.content.split() == ['openhands', '1000', '/workspace', 'written'], who.content
         obs = run(runtime, 'cd /tmp && echo hello > kept.txt && export KEPT=yes && pwd')
         assert obs.exit_code == 0
         assert obs.metadata.working_dir == '/tmp'
