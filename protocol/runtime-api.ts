@@ -131,6 +131,7 @@ export const ApiHealth = z
     version: z.string(),
     backend: z.string(),
     runtimes: z.object({ running: z.number().int(), paused: z.number().int() }),
+    backend_error: z.string().optional().describe('With status degraded: why the backend is taken to be down (its ping failed or timed out, or a call found it not answering and it has not been reconciled with since), in a sentence.'),
   })
   .meta({ id: 'ApiHealth' });
 export type ApiHealth = z.infer<typeof ApiHealth>;

@@ -109,13 +109,14 @@ export function createApp(ctx: AppContext): express.Express {
       return known(ctx.builds.status(build_id), `no build ${JSON.stringify(build_id)}`);
     },
     'get /health': async (): Promise<ApiHealth> => {
-      const backendUp = await Promise.race([
-        ctx.driver.ping().then(() => true, () => false),
-        new Promise<boolean>((done) => setTimeout(done, HEALTH_PING_TIMEOUT_MS, false).unref()),
+      const pingError = await Promise.race([
+        ctx.driver.ping().then(() => null, (e: Error) => `${ctx.driver.name}: ${e.message}`),
+        new Promise<string>((done) => setTimeout(done, HEALTH_PING_TIMEOUT_MS, `${ctx.driver.name}: no answer to a ping within ${HEALTH_PING_TIMEOUT_MS} ms`).unref()),
       ]);
       // degraded: the backend does not answer, or it answers again and the lifecycle has not reconciled with it yet.
-      const lifecycleDown = (lifecycle as { backendUnavailable?: () => string | null }).backendUnavailable?.() ?? null;
-      return { status: backendUp && !lifecycleDown ? 'ok' : 'degraded', version: ctx.version, backend: ctx.driver.name, runtimes: lifecycle.counts() };
+      const lifecycleDown = lifecycle.backendUnavailable();
+      const why = pingError ?? (lifecycleDown === null ? null : `${lifecycleDown} (the service reconciles with the backend once it answers)`);
+      return { status: why === null ? 'ok' : 'degraded', version: ctx.version, backend: ctx.driver.name, runtimes: lifecycle.counts(), ...(why === null ? {} : { backend_error: why }) };
     },
     'get /metrics': (_req, res) => {
       res.type('text/plain; version=0.0.4; charset=utf-8').send(ctx.metrics.render());

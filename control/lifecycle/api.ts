@@ -81,6 +81,8 @@ export interface Lifecycle {
   /** Activity through the runtime's url: resets its idle clock. */
   touch(runtimeId: string): void;
   counts(): { running: number; paused: number };
+  /** Why the backend is taken to be down (a call found it not answering, and it has not been reconciled with since), or null. */
+  backendUnavailable(): string | null;
   /** Stops the reaper and the event watch; leaves every sandbox as it is. */
   close(): Promise<void>;
 }

@@ -243,7 +243,7 @@ describe('a backend that does not answer', () => {
   it('/health says degraded; a route that needs the engine answers 503 backend_unavailable', async () => {
     const { DockerDriver } = await import('../../control/docker/index.js');
     const dead = new DockerDriver({ docker: { socketPath: '/nonexistent/docker.sock' }, pingTimeoutMs: 500, callTimeoutMs: 1000 });
-    const lifecycle = { counts: () => ({ running: 0, paused: 0 }), list: () => [], get: () => undefined } as never;
+    const lifecycle = { counts: () => ({ running: 0, paused: 0 }), list: () => [], get: () => undefined, backendUnavailable: () => null } as never;
     const api = await startApiServer({ lifecycle, driver: dead, log: pino({ level: 'silent' }), version: 't', port: 0, apiKey: KEY });
     try {
       const health = await fetch(`${api.url}/health`);
@@ -366,7 +366,7 @@ describe('public url', () => {
   it('on a wildcard host without --public-url the service warns that runtime urls name it', async () => {
     const lines: string[] = [];
     const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
-    const lifecycle = { counts: () => ({ running: 0, paused: 0 }), list: () => [], get: () => undefined } as never;
+    const lifecycle = { counts: () => ({ running: 0, paused: 0 }), list: () => [], get: () => undefined, backendUnavailable: () => null } as never;
     const api = await startApiServer({ lifecycle, driver: { name: 'docker' } as never, log, version: 't', host: '0.0.0.0', port: 0, apiKey: KEY });
     await api.close();
     expect(api.publicUrl).toBe(`http://0.0.0.0:${api.port}`);
