@@ -5,52 +5,14 @@
 // replaces it; an outside `docker kill` and the service's own stop are never fought by the
 // restart policy; deaths while the service was away are found again at its next open.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import pino from 'pino';
-import { DockerDriver } from '../../control/docker/index.js';
-import { LABELS } from '../../control/driver.js';
-import type { LifecycleOptions } from '../../control/lifecycle/api.js';
-import { openLifecycle, type RuntimeLifecycle } from '../../control/lifecycle/lifecycle.js';
+import { describe, expect, it } from 'vitest';
 import { OOM_WINDOW_MS } from '../../control/lifecycle/deaths.js';
 import { DIED_AWAY } from '../../control/lifecycle/reconcile.js';
-import { prepareImages, removeLabelled, requireEngine } from '../docker/engine.js';
-import { BASE_OPTIONS, run, until } from './lifecycle-fixture.js';
+import { run, until } from './lifecycle-fixture.js';
+import { dockerLifecycles } from './docker-lifecycles.js';
 
-const hasEngine = requireEngine();
+const { hasEngine, open, driver: dockerDriver } = dockerLifecycles('rc-failures-docker');
 const IMAGE = 'rc-test/bookworm:1';
-
-let root: string;
-let driver: DockerDriver;
-const opened: RuntimeLifecycle[] = [];
-const services = new Set<string>();
-
-beforeAll(() => {
-  if (!hasEngine) return;
-  prepareImages('bookworm');
-  root = mkdtempSync(join(tmpdir(), 'rc-failures-docker-'));
-  driver = new DockerDriver();
-}, 600_000);
-
-afterEach(async () => {
-  for (const l of opened.splice(0)) await l.close();
-  for (const service of services) await removeLabelled(`${LABELS.service}=${service}`);
-});
-
-afterAll(async () => {
-  await driver?.close();
-  if (root) rmSync(root, { recursive: true, force: true });
-});
-
-async function open(name = `s${opened.length}-${Date.now()}`, options: Partial<LifecycleOptions> = {}): Promise<{ lifecycle: RuntimeLifecycle; lines: () => Record<string, unknown>[] }> {
-  const raw: string[] = [];
-  const lifecycle = await openLifecycle(driver, { ...BASE_OPTIONS, baseMemoryMb: 512, ...options, stateDir: join(root, name) }, { logger: pino({ level: 'info' }, { write: (l: string) => void raw.push(l) }) });
-  opened.push(lifecycle);
-  services.add(lifecycle.serviceLabels[LABELS.service]);
-  return { lifecycle, lines: () => raw.map((l) => JSON.parse(l) as Record<string, unknown>) };
-}
 
 const docker = (...args: string[]) => execFileSync('docker', args, { encoding: 'utf8' }).trim();
 /** Kills runtime-client (tini's child, PID 1's) inside the container, as a program in the sandbox could. */
@@ -70,7 +32,7 @@ describe.skipIf(!hasEngine)('a sandbox that dies, on Docker', () => {
     const back = lifecycle.get(r.runtimeId)!;
     expect(back).toMatchObject({ status: 'running', podStatus: 'ready', restartCount: 1, restartReasons: ['exited with status 137'], sandboxId: r.sandboxId });
     // The engine published its port again, maybe elsewhere: the record follows it.
-    expect(back.directUrl).toBe((await driver.inspect(r.sandboxId!))!.url);
+    expect(back.directUrl).toBe((await dockerDriver().inspect(r.sandboxId!))!.url);
     expect(await run(back.directUrl!, r.apiKey, 'cat /tmp/mark')).toBe('kept');
     const events = lines().filter((l) => l.runtimeId === r.runtimeId).map((l) => `${l.event}${l.podStatus ? `:${l.podStatus}` : ''}`);
     expect(events).toEqual(['started', 'ready', 'restarting:running', 'ready']);
@@ -134,7 +96,7 @@ describe.skipIf(!hasEngine)('a sandbox that dies, on Docker', () => {
 
   it('deaths while the service was away are found at its next open: restarted ones are probed again, exited ones failed', async () => {
     const name = `away-${Date.now()}`;
-    const first = (await open(name)).lifecycle;
+    const first = (await open({}, name)).lifecycle;
     const restarted = await first.start({ image: IMAGE, sessionId: 'restarted' });
     const exited = await first.start({ image: IMAGE, sessionId: 'exited' });
     await first.close();
@@ -144,7 +106,7 @@ describe.skipIf(!hasEngine)('a sandbox that dies, on Docker', () => {
     while ((restartCountOf(restarted.sandboxId!) < 1 || stateOf(restarted.sandboxId!) !== 'running' || stateOf(exited.sandboxId!) !== 'running') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     docker('kill', exited.sandboxId!);
 
-    const { lifecycle: second, lines } = await open(name);
+    const { lifecycle: second, lines } = await open({}, name);
     expect(second.reconciled).toEqual({ removed: 0, stopped: 0, failed: 1, restarted: 1 });
     expect(second.get(exited.runtimeId)).toMatchObject({ status: 'running', podStatus: 'failed', restartCount: 2, restartReasons: [DIED_AWAY, 'exited with status 137'] });
     await until(() => second.get(restarted.runtimeId)!.podStatus === 'ready', 60_000, 'ready again');

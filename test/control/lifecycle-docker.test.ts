@@ -5,53 +5,19 @@
 // away, and an image the engine lacks. Each test's containers carry its own service label and are
 // removed by it.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import pino from 'pino';
-import { DockerDriver } from '../../control/docker/index.js';
+import { describe, expect, it } from 'vitest';
 import { LABELS } from '../../control/driver.js';
-import { LifecycleError, type LifecycleOptions } from '../../control/lifecycle/api.js';
-import { openLifecycle, type RuntimeLifecycle } from '../../control/lifecycle/lifecycle.js';
-import { prepareImages, removeLabelled, requireEngine } from '../docker/engine.js';
-import { BASE_OPTIONS, run, until } from './lifecycle-fixture.js';
+import { LifecycleError } from '../../control/lifecycle/api.js';
+import type { RuntimeLifecycle } from '../../control/lifecycle/lifecycle.js';
+import { run, until } from './lifecycle-fixture.js';
+import { dockerLifecycles } from './docker-lifecycles.js';
 
-const hasEngine = requireEngine();
+const { hasEngine, open, driver: dockerDriver } = dockerLifecycles('rc-lifecycle-docker');
 const IMAGE = 'rc-test/bookworm:1';
 
-let root: string;
-let driver: DockerDriver;
-const opened: RuntimeLifecycle[] = [];
-const services = new Set<string>();
-
-beforeAll(() => {
-  if (!hasEngine) return;
-  prepareImages('bookworm');
-  root = mkdtempSync(join(tmpdir(), 'rc-lifecycle-docker-'));
-  driver = new DockerDriver();
-}, 600_000);
-
-afterEach(async () => {
-  for (const l of opened.splice(0)) await l.close();
-  for (const service of services) await removeLabelled(`${LABELS.service}=${service}`);
-});
-
-afterAll(async () => {
-  await driver?.close();
-  if (root) rmSync(root, { recursive: true, force: true });
-});
-
-async function open(options: Partial<LifecycleOptions> = {}, name = `s${opened.length}-${Date.now()}`): Promise<{ lifecycle: RuntimeLifecycle; log: string[]; stateDir: string }> {
-  const log: string[] = [];
-  const stateDir = join(root, name);
-  const lifecycle = await openLifecycle(driver, { ...BASE_OPTIONS, baseMemoryMb: 512, ...options, stateDir }, { logger: pino({ level: 'info' }, { write: (l: string) => void log.push(l) }) });
-  opened.push(lifecycle);
-  services.add(lifecycle.serviceLabels[LABELS.service]);
-  return { lifecycle, log, stateDir };
-}
-
-const ours = async (lifecycle: RuntimeLifecycle) => driver.list(lifecycle.serviceLabels);
+const ours = async (lifecycle: RuntimeLifecycle) => dockerDriver().list(lifecycle.serviceLabels);
 const docker = (...args: string[]) => execFileSync('docker', args, { encoding: 'utf8' }).trim();
 
 describe.skipIf(!hasEngine)('the lifecycle on Docker', () => {
