@@ -232,23 +232,7 @@ export class RuntimeLifecycle implements Lifecycle {
         return (await this.handOut(taken, startKey, params, now)) ?? this.startOnce(params, limits, true);
       }
     }
-    const record = this.store.insert({
-      runtimeId: `rt-${randomBytes(12).toString('hex')}`,
-      image: params.image,
-      status: 'running',
-      podStatus: 'pending',
-      apiKey: randomBytes(32).toString('hex'),
-      sandboxId: null,
-      directUrl: null,
-      createdAt: now,
-      pausedAt: null,
-      cpus: limits.cpus,
-      memoryMb: limits.memoryMb,
-      restartCount: 0,
-      restartReasons: [],
-      stopReason: null,
-      ...clocks,
-    });
+    const record = this.insertNew(params.image, now, { ...clocks, cpus: limits.cpus, memoryMb: limits.memoryMb });
     this.log.event('started', record, undefined, { image: record.image, cpus: record.cpus, memoryMb: record.memoryMb });
     return this.bringUp(record, params);
   }
@@ -287,9 +271,23 @@ export class RuntimeLifecycle implements Lifecycle {
   /** A warm sandbox of the image: recorded (synchronously, before any await), made, ready. */
   private makeWarm(image: string): Promise<RuntimeRecord> {
     const now = Date.now();
-    const record = this.store.insert({
-      runtimeId: `rt-${randomBytes(12).toString('hex')}`,
+    const record = this.insertNew(image, now, {
       sessionId: '',
+      warm: true,
+      expiresAt: Number.MAX_SAFE_INTEGER,
+      lastActivityAt: now,
+      idleTimeoutSeconds: this.options.idleTimeout,
+      cpus: this.options.baseCpus,
+      memoryMb: this.options.baseMemoryMb,
+    });
+    this.log.event('started', record, 'warm pool refill', { image });
+    return this.bringUp(record, { image, sessionId: '' }, true);
+  }
+
+  /** A new runtime's record, `pending`, with a fresh id and key; `given` holds its session, clocks and resources. */
+  private insertNew(image: string, now: number, given: Pick<StoredRuntime, 'sessionId' | 'warm' | 'expiresAt' | 'lastActivityAt' | 'idleTimeoutSeconds' | 'cpus' | 'memoryMb'>): StoredRuntime {
+    return this.store.insert({
+      runtimeId: `rt-${randomBytes(12).toString('hex')}`,
       image,
       status: 'running',
       podStatus: 'pending',
@@ -297,19 +295,12 @@ export class RuntimeLifecycle implements Lifecycle {
       sandboxId: null,
       directUrl: null,
       createdAt: now,
-      expiresAt: Number.MAX_SAFE_INTEGER,
-      lastActivityAt: now,
       pausedAt: null,
-      idleTimeoutSeconds: this.options.idleTimeout,
-      cpus: this.options.baseCpus,
-      memoryMb: this.options.baseMemoryMb,
       restartCount: 0,
       restartReasons: [],
-      warm: true,
       stopReason: null,
+      ...given,
     });
-    this.log.event('started', record, 'warm pool refill', { image });
-    return this.bringUp(record, { image, sessionId: '' }, true);
   }
 
   /** Creates the record's sandbox and waits for its /alive; on failure removes it and stops the record. */
