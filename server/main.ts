@@ -9,6 +9,7 @@ import { DEFAULTS, LOG_LEVELS, defaultPort, envNumber, envSeconds, logLevelOf, p
 import { ServerError, UsageError } from './errors.js';
 import { FLAG_NAMES, checkSessionRequest, settleSession, type SessionRequest } from './session-settings.js';
 import type { AwaitingConfig } from './await-config.js';
+import { stateDirOf } from './configured-state.js';
 import { hideSecrets } from './secrets.js';
 import { VERSION } from './version.js';
 
@@ -37,7 +38,9 @@ Options:
                         for one POST /configure (with this start's key) giving the new key,
                         environment, working_dir, username, user_id (the flags' values are
                         checked at start, a --user-id user made then, and serve as defaults);
-                        every other route answers 503 not_configured until then, 409 after
+                        every other route answers 503 not_configured until then, 409 after;
+                        the configuration is saved (root-only) and a restarted server comes
+                        back configured with it
   --shell PATH          bash to run (default /bin/bash, /usr/bin/bash, else the bundled static
                         bash); a name without a slash is looked up on PATH
   --log-level LEVEL     ${LOG_LEVELS.join(', ')} (default ${DEFAULTS.logLevel})
@@ -60,6 +63,8 @@ Environment:
   SESSION_API_KEY              key required in X-Session-API-Key (unset: open, with a warning);
   NO_CHANGE_TIMEOUT_SECONDS    soft timeout for commands without new output (default ${DEFAULTS.noChangeTimeoutSeconds})
   MAX_OUTPUT_CHARS             output longer than this is truncated (default ${DEFAULTS.maxOutputChars})
+  RUNTIME_CLIENT_STATE_DIR     with --await-config: where the configuration is saved for a restart
+                               (an absolute path; default /run/runtime-client)
 
 Exit status: 2 when a flag or environment value is wrong (the message names it; nothing was
 started), 1 when the server cannot start for another reason (the port is in use), 0 after
@@ -199,6 +204,8 @@ async function serve(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: SERVE_OPTIONS });
   const base = readBase(values);
   const session = sessionFlags(values);
+  // --await-config: where a /configure is saved for a restart (RUNTIME_CLIENT_STATE_DIR; a bad one exits 2).
+  const stateDir = values['await-config'] ? stateDirOf() : undefined;
   await checkListen(base);
   // The session user is created (--user-id) before anything else starts, with --await-config too
   // (a /configure for the same user then finds it made); the working dir and shell are then
@@ -219,7 +226,7 @@ async function serve(argv: string[]): Promise<void> {
   let server: { close(): Promise<void> };
   if (values['await-config']) {
     const { startAwaiting } = await import('./await-config.js');
-    server = await startAwaiting({ ...base, session } satisfies AwaitingConfig, log).catch((e: unknown) => {
+    server = await startAwaiting({ ...base, session, stateDir } satisfies AwaitingConfig, log).catch((e: unknown) => {
       throw listenError(e, base);
     });
   } else {
