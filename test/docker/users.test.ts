@@ -2,7 +2,10 @@
 // `--username openhands --user-id 1000 --working-dir /workspace`, and images mostly lack that user.
 // The server creates it (and its home, and hands it /workspace), once: a restarted container adds
 // no second passwd line. The same through POST /configure on a server started with --await-config
-// (a warm sandbox). And on busybox, whose passwd has no such user and no bash.
+// (a warm sandbox), which `docker restart` brings back configured (the same user, environment
+// and key, the state file unreadable by that user); on a read-only root file system it cannot be
+// saved, /configure still works, and a restart comes back unconfigured. And on busybox, whose
+// passwd has no such user and no bash.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,13 +31,13 @@ interface Box {
 }
 
 /** Starts `image` in mount mode with the server's extra `args`; resolves once it listens. */
-async function start(image: string, name: string, args: string[]): Promise<Box> {
+async function start(image: string, name: string, args: string[], host: Record<string, unknown> = {}): Promise<Box> {
   const port = await freePort();
   const body = mountCreateBody({ baseImage: image.includes('/') ? image : `rc-test/${image}:1`, bundleDir: findBundle().dir });
   body.Cmd = [...(body.Cmd as string[]), ...args];
   body.Env = [`RUNTIME_CLIENT_PORT=${port}`, `SESSION_API_KEY=${KEY}`];
   body.Labels = { [LABEL]: '1' };
-  (body.HostConfig as Record<string, unknown>).NetworkMode = 'host';
+  Object.assign(body.HostConfig as Record<string, unknown>, { NetworkMode: 'host', ...host });
   await docker(['rm', '-f', name]).catch(() => {});
   await runContainer(body, name);
   await waitAlive({ name, port });
@@ -113,6 +116,63 @@ describe.runIf(hasEngine)('the session user on real images (mount mode)', () => 
     expect(await res.json()).toEqual({ status: 'ready' });
     const obs = await run(box, 'id -u; id -un; pwd; echo "$HOME $RC_FROM_POOL"; touch /workspace/y && echo wrote', NEW_KEY);
     expect(obs.content).toBe('1000\nopenhands\n/workspace\n/home/openhands yes\nwrote\n');
+  });
+
+  it('bookworm, --await-config: docker restart brings it back configured (same user, environment, working dir, key); the user cannot read the saved key', async () => {
+    const box = await start('bookworm', 'rc-users-await-restart', ['--await-config']);
+    const configure = (key: string) =>
+      fetch(`http://127.0.0.1:${box.port}/configure`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-session-api-key': key },
+        body: JSON.stringify({ api_key: NEW_KEY, username: 'openhands', user_id: 1000, working_dir: '/workspace', environment: { RC_FROM_POOL: 'kept' } }),
+      });
+    expect((await configure(KEY)).status).toBe(200);
+    // The session user meets a root-only directory and file.
+    const peek = await run(box, 'cat /run/runtime-client/configured.json; echo "cat=$?"; ls /run/runtime-client; echo "ls=$?"', NEW_KEY);
+    expect(peek.content).toContain('Permission denied');
+    expect(peek.content).toContain('cat=1');
+    expect(peek.content).toContain('ls=2');
+    expect(peek.content).not.toContain(NEW_KEY);
+    expect(await inside(box, 'stat -c "%a %u" /run/runtime-client /run/runtime-client/configured.json')).toBe('700 0\n600 0\n');
+
+    await docker(['restart', '-t', '5', box.name]);
+    await waitAlive(box);
+    const obs = await run(box, 'id -un; pwd; echo "$RC_FROM_POOL"; ls /workspace >/dev/null && echo listed', NEW_KEY);
+    expect(obs.content).toBe('openhands\n/workspace\nkept\nlisted\n');
+    const refused = await fetch(`http://127.0.0.1:${box.port}/execute_action`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-session-api-key': KEY },
+      body: JSON.stringify({ action: { action: 'run', args: { command: 'true' } } }),
+    });
+    expect(refused.status).toBe(401);
+    const again = await configure(NEW_KEY);
+    expect(again.status).toBe(409);
+    expect((await again.json()).error.code).toBe('already_configured');
+    expect(await inside(box, 'grep -c "^openhands:" /etc/passwd')).toBe('1\n');
+    const logs = await docker(['logs', box.name]);
+    expect(logs).toContain('"restored":true');
+    expect(logs).not.toContain(NEW_KEY);
+  });
+
+  it('bookworm, --await-config on a read-only root file system: /configure answers 200 and warns it could not save; a restart comes back unconfigured', async () => {
+    const box = await start('bookworm', 'rc-users-await-readonly', ['--await-config'], { ReadonlyRootfs: true, Tmpfs: { '/tmp': 'mode=1777' } });
+    const configure = (key: string, apiKey: string) =>
+      fetch(`http://127.0.0.1:${box.port}/configure`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-session-api-key': key },
+        body: JSON.stringify({ api_key: apiKey, working_dir: '/tmp', environment: { RC_FROM_POOL: 'ro' } }),
+      });
+    expect((await configure(KEY, NEW_KEY)).status).toBe(200);
+    expect((await run(box, 'echo "$RC_FROM_POOL"; pwd', NEW_KEY)).content).toBe('ro\n/tmp\n');
+    const logs = await docker(['logs', box.name]);
+    expect(logs).toContain('the configuration could not be saved (cannot make /run/runtime-client (EROFS)): a restart of this server will come back unconfigured');
+
+    await docker(['restart', '-t', '5', box.name]);
+    await waitAlive(box);
+    const info = await fetch(`http://127.0.0.1:${box.port}/server_info`, { headers: { 'x-session-api-key': NEW_KEY } });
+    expect(info.status).toBe(503);
+    expect((await info.json()).error.code).toBe('not_configured');
+    expect((await configure(KEY, NEW_KEY)).status).toBe(200);
   });
 
   it('bookworm, --await-config with the OpenHands flags: the user is made at start, and a /configure without user fields runs as it', async () => {
