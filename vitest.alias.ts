@@ -6,5 +6,5 @@ const root = fileURLToPath(new URL('.', import.meta.url));
 
 export const workspaceAlias = [
   { find: /^@runtime-client\/server\/main$/, replacement: `${root}server/main.ts` },
-  { find: /^@runtime-client\/(protocol|archive|server|dockerfiles|client|control|cli)$/, replacement: `${root}$1/index.ts` },
+  { find: /^@runtime-client\/(protocol|http-kit|archive|server|dockerfiles|client|control|cli)$/, replacement: `${root}$1/index.ts` },
 ];

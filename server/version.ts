@@ -1,21 +1,3 @@
-// The package version, read once from the package.json this module ships with.
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-function readVersion(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    try {
-      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
-      if (pkg.name === 'runtime-client') return pkg.version;
-    } catch {
-      // not here; look further up
-    }
-    dir = dirname(dir);
-  }
-  return '0.0.0';
-}
-
-/** Injected by the bundler as a constant; read from package.json when running from source. */
-export const VERSION: string = process.env.RUNTIME_CLIENT_BUILD_VERSION ?? readVersion();
+// The package version (the bundler's constant, else the checkout's package.json): one lookup for
+// both services, in @runtime-client/http-kit.
+export { VERSION } from '@runtime-client/http-kit';

@@ -1,7 +1,7 @@
 // The layers of the house (issue 11), read from the sources: every import of every workspace
 // package, static, dynamic and type-only, checked against the layer order
 //
-//   protocol  <  archive  <  server, dockerfiles  <  client, control  <  cli
+//   protocol, http-kit  <  archive  <  server, dockerfiles  <  client, control  <  cli
 //
 // (an import may only go down, never up or sideways), the package.json dependencies, and the
 // package graph (no cycle; the sandbox server reaches no host code). Then the sandbox server
@@ -17,7 +17,7 @@ const ROOT = join(import.meta.dirname, '..', '..');
 const SCOPE = '@runtime-client/';
 
 /** Layer of each package: an import must go to a strictly lower layer. */
-const LAYERS: Record<string, number> = { protocol: 0, archive: 1, server: 2, dockerfiles: 2, client: 3, control: 3, cli: 4 };
+const LAYERS: Record<string, number> = { protocol: 0, 'http-kit': 0, archive: 1, server: 2, dockerfiles: 2, client: 3, control: 3, cli: 4 };
 /** Build tools, not layers of the product: they may import any package they declare. */
 const TOOLS = ['bundle'];
 /** What the sandbox server must never reach, directly or through another package. */
@@ -127,7 +127,7 @@ describe('the layers', () => {
     }
   });
 
-  it('imports only down the layers: protocol < archive < server, dockerfiles < client < cli', () => {
+  it('imports only down the layers: protocol, http-kit < archive < server, dockerfiles < client, control < cli', () => {
     const upward: string[] = [];
     for (const [w, list] of imports) {
       if (TOOLS.includes(w)) continue;
@@ -138,8 +138,9 @@ describe('the layers', () => {
       }
     }
     expect(upward).toEqual([]);
-    // protocol, at the bottom, imports nothing of ours.
+    // protocol and http-kit, at the bottom, import nothing of ours.
     expect((imports.get('protocol') ?? []).filter((i) => workspaceOf(i.specifier))).toEqual([]);
+    expect((imports.get('http-kit') ?? []).filter((i) => workspaceOf(i.specifier))).toEqual([]);
   });
 
   it('has no import cycle between packages', () => {
@@ -173,7 +174,7 @@ describe('the layers', () => {
         }
       }
     }
-    expect([...reached].sort()).toEqual(['archive', 'protocol']);
+    expect([...reached].sort()).toEqual(['archive', 'http-kit', 'protocol']);
     expect([...reached].filter((w) => HOST.includes(w))).toEqual([]);
   });
 });

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KEY, startServer, type TestServer } from '../helpers/server.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const PUBLISHED = ['protocol', 'archive', 'server', 'dockerfiles', 'client', 'cli'];
+const PUBLISHED = ['protocol', 'http-kit', 'archive', 'server', 'dockerfiles', 'client', 'cli'];
 /** The client and the workspace packages it depends on: what a client user installs. */
 const CLIENT_SET = ['protocol', 'archive', 'dockerfiles', 'client'];
 /** What a client install must not contain: the server's dependencies. */
