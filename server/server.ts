@@ -34,7 +34,7 @@ export interface RunningServer {
 }
 
 /** Variables the shell must not inherit from the server (and that /configure may not set). */
-export const PRIVATE_ENV: readonly string[] = ['SESSION_API_KEY', 'NO_CHANGE_TIMEOUT_SECONDS', 'MAX_OUTPUT_CHARS', 'RUNTIME_CLIENT_BUILD_VERSION'];
+export const PRIVATE_ENV: readonly string[] = ['SESSION_API_KEY', 'NO_CHANGE_TIMEOUT_SECONDS', 'MAX_OUTPUT_CHARS', 'RUNTIME_CLIENT_BUILD_VERSION', 'RUNTIME_CLIENT_STATE_DIR'];
 
 /** Starts a server: its sessions, then its port. */
 export async function startServer(config: ServerConfig, log: Logger): Promise<RunningServer> {

@@ -40,6 +40,20 @@ describe.skipIf(!hasEngine)('a sandbox that dies, on Docker', () => {
     expect((await lifecycle.start({ image: IMAGE, sessionId: 'back' })).runtimeId).toBe(r.runtimeId);
   }, 120_000);
 
+  it("a runtime from the warm pool comes back configured: its key, environment, working dir and user hold", async () => {
+    const { lifecycle } = await open({ warm: { [IMAGE]: 1 } });
+    await until(() => lifecycle.warmPool()[IMAGE].ready === 1, 60_000, 'one warm');
+    const r = await lifecycle.start({ image: IMAGE, sessionId: 'warm-back', env: { FOO: 'kept' }, workingDir: '/workspace', username: 'openhands', userId: 1000 });
+    expect(r.sandboxId).not.toBeNull();
+    const who = 'echo "$FOO"; id -un; pwd';
+    expect(await run(r.directUrl!, r.apiKey, who)).toBe('kept\nopenhands\n/workspace');
+    killInside(r.sandboxId!);
+    await until(() => lifecycle.get(r.runtimeId)!.restartCount === 1, 10_000, 'the death counted');
+    await until(() => lifecycle.get(r.runtimeId)!.podStatus === 'ready', 60_000, 'ready again');
+    const back = lifecycle.get(r.runtimeId)!;
+    expect(await run(back.directUrl!, r.apiKey, who)).toBe('kept\nopenhands\n/workspace');
+  }, 120_000);
+
   it('deaths within 60 s are a crash loop; the 4th death is final (failed, every reason kept); a new start replaces it', async () => {
     const { lifecycle, lines } = await open();
     const r = await lifecycle.start({ image: IMAGE, sessionId: 'loop' });

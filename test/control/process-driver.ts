@@ -59,7 +59,7 @@ export class ProcessDriver implements Driver {
       detached: true,
       stdio: ['ignore', log, log],
       // Its own HOME, as a container has: the host's ~/.bashrc (pyenv's rehash lock...) stays out of it.
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: work, ...spec.env, SESSION_API_KEY: spec.apiKey, [MARK]: id, [DIR_MARK]: this.dir },
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: work, RUNTIME_CLIENT_STATE_DIR: join(work, '.state'), ...spec.env, SESSION_API_KEY: spec.apiKey, [MARK]: id, [DIR_MARK]: this.dir },
     });
     closeSync(log);
     this.children.set(id, child);
