@@ -1,7 +1,8 @@
 // `runtime-client run | ps | stop --api URL`: the same commands against a runtime API service
 // (`runtime-client api`) through the client's remote backend, instead of the local Docker engine.
 import { readFileSync } from 'node:fs';
-import { RemoteBackend, RuntimeError, type ProgressEvent, type RemoteRuntimeInfo } from '@runtime-client/client';
+import { RemoteBackend, RuntimeError, type RemoteRuntimeInfo } from '@runtime-client/client';
+import { Attachment, parseEnv, printProgress } from './attach.js';
 import { UsageError } from './errors.js';
 import { withFlags } from './flags.js';
 
@@ -51,9 +52,6 @@ ${API_FLAGS}  -h, --help           this help
 `;
 
 const api = { api: { type: 'string' }, 'api-key-file': { type: 'string' } } as const;
-
-/** How often an attached run asks the service whether its runtime is still there, in ms. */
-const WATCH_INTERVAL_MS = 2000;
 
 /** True when a run, ps or stop command line asks for a runtime API (`--api URL` before any `--`). */
 export function wantsApi(argv: string[]): boolean {
@@ -145,32 +143,10 @@ interface RunStart {
 }
 
 async function attached(backend: RemoteBackend, start: RunStart, detach: boolean): Promise<number> {
-  // A signal during the start is kept and acted on once we hold the runtime.
-  let stopSignal: NodeJS.Signals | null = null;
-  let started = false;
-  let wake: () => void = () => {};
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (stopSignal) {
-      process.stderr.write(`runtime-client: ${signal} again, leaving without waiting for the service\n`);
-      process.exit(130);
-    }
-    stopSignal = signal;
-    if (!started) process.stderr.write(`${signal}: the runtime is stopped as soon as it has started (again to leave now)\n`);
-    wake();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-
-  let runtime;
-  try {
-    runtime = await backend.start({ ...start, onProgress: printProgress });
-  } catch (e) {
-    if (e instanceof TypeError) throw new UsageError(e.message);
-    throw e;
-  }
-  started = true;
+  const attachment = new Attachment('the service', 'stopped');
+  const runtime = await attachment.start(() => backend.start({ ...start, onProgress: printProgress }));
   process.stdout.write(`session    ${runtime.sessionId}\nruntime    ${runtime.id}\nurl        ${runtime.url}\nkey        ${runtime.apiKey}\n`);
-  if (detach && !stopSignal) {
+  if (detach && !attachment.signal) {
     await runtime.client.close();
     process.stderr.write(`detached: ${runtime.id} runs until ${runtime.info.expiresAt}; stop it with: runtime-client stop --api ${backend.url} ${runtime.id}\n`);
     return 0;
@@ -179,33 +155,22 @@ async function attached(backend: RemoteBackend, start: RunStart, detach: boolean
     `attached: Ctrl-C stops ${runtime.id}. Try:\n` + `  runtime-client exec --url ${runtime.url} --key ${runtime.apiKey} -- 'echo hi'\n`,
   );
 
-  let gone: string | null = null;
-  const watcher = setInterval(() => {
-    void backend.info(runtime.id).then(
-      (info) => {
-        if (info.state !== 'stopped') return;
-        gone = `the service stopped ${runtime.id} (pod ${info.podStatus}${info.restartReasons.length ? `: ${info.restartReasons.at(-1)}` : ''})`;
-        wake();
-      },
+  const gone = await attachment.until(() =>
+    backend.info(runtime.id).then(
+      (info) =>
+        info.state !== 'stopped' ? null : `the service stopped ${runtime.id} (pod ${info.podStatus}${info.restartReasons.length ? `: ${info.restartReasons.at(-1)}` : ''})`,
       (e: unknown) => {
-        if (!(e instanceof RuntimeError && e.code === 'not_found')) return; // the service hiccuped; ask again next time
-        gone = `the service no longer knows ${runtime.id}`;
-        wake();
+        if (e instanceof RuntimeError && e.code === 'not_found') return `the service no longer knows ${runtime.id}`;
+        throw e; // the service hiccuped; ask again next time
       },
-    );
-  }, WATCH_INTERVAL_MS);
-  await new Promise<void>((resolve) => {
-    wake = resolve;
-    if (stopSignal) resolve();
-  });
-  clearInterval(watcher);
-
+    ),
+  );
   if (gone) {
     process.stderr.write(`runtime-client: ${gone}\n`);
     await runtime.client.close();
     return 1;
   }
-  process.stderr.write(`${stopSignal}: stopping ${runtime.id}\n`);
+  process.stderr.write(`${attachment.signal}: stopping ${runtime.id}\n`);
   await runtime.stop();
   return 0;
 }
@@ -237,20 +202,6 @@ function numberOf(raw: string | undefined, flag: string, integer: boolean): numb
   const value = /^\s*\d+(\.\d+)?\s*$/.test(raw) ? Number(raw) : NaN;
   if (!(value > 0) || (integer && !Number.isInteger(value))) throw new UsageError(`${flag} must be a positive ${integer ? 'integer' : 'number'}, got ${JSON.stringify(raw)}`);
   return value;
-}
-
-function parseEnv(pairs: string[]): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const pair of pairs) {
-    const at = pair.indexOf('=');
-    if (at < 1) throw new UsageError(`--env takes KEY=VALUE, got ${JSON.stringify(pair)}`);
-    env[pair.slice(0, at)] = pair.slice(at + 1);
-  }
-  return env;
-}
-
-function printProgress(event: ProgressEvent): void {
-  process.stderr.write(`[${(event.elapsedMs / 1000).toFixed(1).padStart(5)} s] ${event.phase}: ${event.message}\n`);
 }
 
 /** One row per runtime under a header; columns padded to their widest cell. */
