@@ -13,6 +13,7 @@ import { LABELS } from '../../control/driver.js';
 import { prepareImages, requireEngine } from '../docker/engine.js';
 import { startApiService, type ApiService } from '../helpers/api-service.js';
 import { rejection } from '../helpers/rejection.js';
+import { expectPausedClient, expectStreamsLines } from '../helpers/runtime-checks.js';
 
 const IMAGE = 'rc-test/bookworm:1';
 const env = { NO_CHANGE_TIMEOUT_SECONDS: '2' };
@@ -132,11 +133,7 @@ describe.runIf(hasEngine)('RemoteBackend on a real runtime API', () => {
     });
 
     it('streams output through the service\'s url (a WebSocket through its proxy)', async () => {
-      const handle = runtime.client.stream({ action: 'run', args: { command: 'for i in 1 2 3; do echo $i; sleep 0.1; done' } });
-      let output = '';
-      for await (const chunk of handle) output += chunk;
-      expect(output.replace(/\r/g, '')).toContain('1\n2\n3\n');
-      expect((await handle.observation).observation).toBe('run');
+      await expectStreamsLines(runtime.client);
     });
 
     it('lists it, and info() finds it by runtime id and by session id', async () => {
@@ -156,14 +153,7 @@ describe.runIf(hasEngine)('RemoteBackend on a real runtime API', () => {
       const error = await rejection(runtime.client.run('echo never'));
       expect(performance.now() - started).toBeLessThan(50);
       expect(error.code).toBe('paused');
-      expect(await runtime.client.alive()).toBe(false);
-      let thrown: unknown;
-      try {
-        runtime.client.stream({ action: 'run', args: { command: 'true' } });
-      } catch (e) {
-        thrown = e;
-      }
-      expect(thrown).toMatchObject({ code: 'paused' });
+      await expectPausedClient(runtime.client);
       expect((await backend.info(runtime.id)).state).toBe('paused');
       // The url itself answers 503 at once while paused: nothing hangs.
       const raw = await fetch(`${runtime.url}/alive`, { headers: { 'x-session-api-key': runtime.apiKey } });

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -16,6 +16,7 @@ import { DockerDriver } from '../../control/docker/index.js';
 import { DriverError } from '../../control/driver.js';
 import type { DriverEvent, SandboxSpec } from '../../control/driver.js';
 import { prepareImages, removeLabelled, requireEngine } from '../docker/engine.js';
+import { startSocketProxy, type SocketProxy } from '../helpers/socket-proxy.js';
 
 const hasEngine = requireEngine();
 const IMAGE = 'rc-test/bookworm:1';
@@ -85,54 +86,8 @@ async function until<T>(what: string, get: () => T | undefined, withinMs = 15_00
 }
 
 /** A unix-socket proxy in front of the engine: records what clients send, and can cut every connection. */
-interface EngineProxy {
-  socketPath: string;
-  /** Every byte clients sent, as text. */
-  readonly sent: string;
-  readonly open: number;
-  dropAll(): void;
-  close(): Promise<void>;
-}
-
-async function engineProxy(socketPath: string): Promise<EngineProxy> {
-  const pairs = new Set<[Socket, Socket]>();
-  let sent = '';
-  const server: Server = createServer((client) => {
-    const upstream = createConnection(ENGINE_SOCKET);
-    const pair: [Socket, Socket] = [client, upstream];
-    pairs.add(pair);
-    const end = () => {
-      pairs.delete(pair);
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('data', (chunk: Buffer) => (sent += chunk.toString('latin1')));
-    client.on('error', end).on('close', end);
-    upstream.on('error', end).on('close', end);
-    client.pipe(upstream);
-    upstream.pipe(client);
-  });
-  await new Promise<void>((resolve) => server.listen(socketPath, resolve));
-  return {
-    socketPath,
-    get sent() {
-      return sent;
-    },
-    get open() {
-      return pairs.size;
-    },
-    dropAll() {
-      for (const [a, b] of [...pairs]) {
-        a.destroy();
-        b.destroy();
-      }
-      pairs.clear();
-    },
-    async close() {
-      this.dropAll();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
+function engineProxy(socketPath: string): Promise<SocketProxy> {
+  return startSocketProxy(socketPath, { path: ENGINE_SOCKET }, { record: true });
 }
 
 /** A gzipped tar of `files` (a build context). */

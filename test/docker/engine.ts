@@ -39,3 +39,18 @@ export async function removeLabelled(label: string): Promise<void> {
   const ids = (await docker(['ps', '-aq', '--filter', `label=${label}`])).split('\n').filter(Boolean);
   if (ids.length) await docker(['rm', '-f', ...ids]);
 }
+
+/**
+ * The health of container `name` once its HEALTHCHECK decides (`healthy` or `unhealthy`), or the
+ * last status seen when `timeoutMs` passes first (`starting`; '' for a container without one).
+ */
+export async function waitHealthy(name: string, timeoutMs = 60_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  let status = '';
+  while (Date.now() < deadline) {
+    status = (await docker(['inspect', '--format', '{{if .State.Health}}{{.State.Health.Status}}{{end}}', name])).trim();
+    if (status === 'healthy' || status === 'unhealthy') return status;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return status;
+}

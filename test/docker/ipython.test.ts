@@ -10,7 +10,7 @@ import { docker } from '../../client/docker/docker-cli.js';
 import { runContainer } from '../../client/docker/engine.js';
 import { mountCreateBody } from '../../dockerfiles/mount.js';
 import { freePort } from '../../client/docker/ports.js';
-import { removeLabelled, requireEngine } from './engine.js';
+import { removeLabelled, requireEngine, waitHealthy } from './engine.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const KEY = 'ipython-test-key-77c2';
@@ -59,17 +59,6 @@ function run(box: Box, command: string, args: Record<string, unknown> = {}, time
 function split(content: string): { text: string; cwd: string | undefined; python: string | undefined } {
   const m = /\n?\[Jupyter current working directory: (.*)\]\n\[Jupyter Python interpreter: (.*)\]$/.exec(content);
   return m ? { text: content.slice(0, m.index), cwd: m[1], python: m[2] } : { text: content, cwd: undefined, python: undefined };
-}
-
-async function waitHealthy(name: string, timeoutMs = 60_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  let status = '';
-  while (Date.now() < deadline) {
-    status = (await docker(['inspect', '--format', '{{if .State.Health}}{{.State.Health.Status}}{{end}}', name])).trim();
-    if (status === 'healthy' || status === 'unhealthy') return status;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  return status;
 }
 
 /** What `docker diff` says changed in the container's file system, one `C /path` per line. */

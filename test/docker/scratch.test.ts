@@ -13,7 +13,7 @@ import { docker } from '../../client/docker/docker-cli.js';
 import { runContainer } from '../../client/docker/engine.js';
 import { mountCreateBody } from '../../dockerfiles/mount.js';
 import { freePort } from '../../client/docker/ports.js';
-import { removeLabelled, requireEngine } from './engine.js';
+import { removeLabelled, requireEngine, waitHealthy } from './engine.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const KEY = 'scratch-test-key-5cf1';
@@ -53,17 +53,6 @@ async function run(port: number, command: string): Promise<any> {
   });
   expect(res.status).toBe(200);
   return res.json();
-}
-
-async function waitHealthy(name: string, timeoutMs = 60_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  let status = '';
-  while (Date.now() < deadline) {
-    status = (await docker(['inspect', '--format', '{{if .State.Health}}{{.State.Health.Status}}{{end}}', name])).trim();
-    if (status === 'healthy' || status === 'unhealthy') return status;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  return status;
 }
 
 async function removeContainers(): Promise<void> {
