@@ -9,17 +9,16 @@
 // Run: `npm run build` (or `npx tsc -b control`), then `node bench/control-driver.mjs [runs]`
 // (default 10). Needs the bundle (npm run bundle) and rc-test/bookworm:1 (test/images/build.sh
 // bookworm). Every container it made (label rc-bench.control-driver=<run>) is removed at the end.
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { docker as dockerCli } from './lib/docker.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const DIST = join(root, 'control', 'dist', 'docker', 'index.js');
 const BUNDLE = process.env.RUNTIME_CLIENT_BUNDLE ?? join(root, 'dist', 'runtime-client');
-const DOCKER = process.env.DOCKER || 'docker';
 const IMAGE = 'rc-test/bookworm:1';
 const RUNS = Number(process.argv[2] ?? 10);
 const RUN = `${process.pid}-${randomBytes(3).toString('hex')}`;
@@ -31,17 +30,7 @@ if (!existsSync(join(BUNDLE, 'manifest.json'))) throw new Error(`no bundle at ${
 const { DockerDriver } = await import(DIST);
 
 /** Runs the docker CLI; resolves with its stdout. The key reaches it through the environment, never argv. */
-function docker(args) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(DOCKER, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SESSION_API_KEY: KEY } });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (c) => (out += c));
-    child.stderr.on('data', (c) => (err += c));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`docker ${args[0]}: exit ${code}: ${err.trim()}`))));
-  });
-}
+const docker = (args) => dockerCli(args, { ...process.env, SESSION_API_KEY: KEY });
 
 /** The same container as the driver makes, as `docker run -d` arguments. */
 const runArgs = (name) => [

@@ -16,14 +16,14 @@
 // Run: `npm run build` (or `npx tsc -b control`), then `node bench/control-proxy.mjs [requests]`
 // (default 2000 of each). Needs the bundle (npm run bundle) and rc-test/bookworm:1
 // (test/images/build.sh bookworm). The runtime is stopped (its container removed) at the end.
-import http from 'node:http';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
+import { echoPaths, q } from './lib/echo.mjs';
+import { startForwarder } from './lib/forwarder.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const DIST = join(root, 'control', 'dist');
@@ -53,7 +53,7 @@ async function serve(key, stateDir) {
   ask.on('line', async (runtimeId) => {
     const record = lifecycle.get(runtimeId);
     const directUrl = record?.directUrl ?? null;
-    const bareUrl = directUrl && (await bareForwarder((await route(record)) ?? directUrl));
+    const bareUrl = directUrl && (await startForwarder((await route(record)) ?? directUrl));
     process.stdout.write(JSON.stringify({ directUrl, bareUrl }) + '\n');
   });
   process.stdout.write(JSON.stringify({ url: api.url }) + '\n');
@@ -63,21 +63,6 @@ async function serve(key, stateDir) {
     await driver.close();
     process.exit(0);
   });
-}
-
-/** The floor of a node:http forwarder: keep-alive agent, headers as they came, bodies piped. */
-async function bareForwarder(directUrl) {
-  const target = new URL(directUrl);
-  const agent = new http.Agent({ keepAlive: true });
-  const server = http.createServer((req, res) => {
-    const upstream = http.request({ agent, hostname: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
-      res.writeHead(answer.statusCode, answer.headers);
-      answer.pipe(res);
-    });
-    req.pipe(upstream);
-  });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return `http://127.0.0.1:${server.address().port}`;
 }
 
 async function measure(n) {
@@ -96,38 +81,7 @@ async function measure(n) {
     child.stdin.write(runtimeId + '\n');
     const { directUrl, bareUrl } = await nextLine();
 
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-    const body = JSON.stringify({ action: { action: 'run', args: { command: 'echo hi' } } });
-    const echo = (base) =>
-      new Promise((resolve, reject) => {
-        const u = new URL(`${base}/execute_action`);
-        const began = performance.now();
-        const req = http.request({ agent, host: u.hostname, port: u.port, path: u.pathname, method: 'POST', headers: { 'x-session-api-key': started.session_api_key, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-          let text = '';
-          res.on('data', (c) => (text += c));
-          res.on('end', () => {
-            const ms = performance.now() - began;
-            if (res.statusCode !== 200 || !text.includes('"hi\\n"')) reject(new Error(`echo hi via ${base}: HTTP ${res.statusCode} ${text.slice(0, 200)}`));
-            else resolve(ms);
-          });
-        });
-        req.on('error', reject);
-        req.end(body);
-      });
-
-    const paths = [directUrl, bareUrl, started.url];
-    for (let i = 0; i < 100; i++) for (const path of paths) await echo(path);
-    const times = paths.map(() => []);
-    for (let i = 0; i < n; i++) {
-      // Each round in another order, so no path always follows the same one.
-      for (let j = 0; j < paths.length; j++) {
-        const k = (i + j) % paths.length;
-        times[k].push(await echo(paths[k]));
-      }
-    }
-    const [direct, bare, proxied] = times;
-    agent.destroy();
-    const q = (xs, p) => [...xs].sort((a, b) => a - b)[Math.floor(p * (xs.length - 1))];
+    const [direct, bare, proxied] = await echoPaths(started.session_api_key, [directUrl, bareUrl, started.url], n);
     const cost = q(proxied, 0.5) - q(direct, 0.5);
     console.log(`\`echo hi\` (POST /execute_action), ${n} requests each, alternating, keep-alive\n`);
     console.log('| path | p50 | p90 |');

@@ -26,7 +26,6 @@
 // Environment: BENCH_COLD_RUNS (15: cold starts, and as many floor runs), BENCH_WARM_RUNS (10),
 // BENCH_WARM_POOL (2: N of --warm), BENCH_CONCURRENT (50), BENCH_ECHO (1000 requests each path),
 // BENCH_CPU_PROF=DIR (run the services under `node --cpu-prof --cpu-prof-dir DIR`), DOCKER (docker).
-import http from 'node:http';
 import net from 'node:net';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -36,11 +35,13 @@ import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { docker } from './lib/docker.mjs';
+import { echoPaths, q } from './lib/echo.mjs';
+import { FORWARDER_SCRIPT } from './lib/forwarder.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const CLI = join(root, 'dist', 'cli.mjs');
 const BUNDLE = process.env.RUNTIME_CLIENT_BUNDLE ?? join(root, 'dist', 'runtime-client');
-const DOCKER = process.env.DOCKER || 'docker';
 const IMAGE = 'rc-test/bookworm:1';
 const COLD_RUNS = Number(process.env.BENCH_COLD_RUNS || 15);
 const WARM_RUNS = Number(process.env.BENCH_WARM_RUNS || 10);
@@ -56,20 +57,6 @@ const SERVICE_LABEL = 'dev.runtime-client.service';
 
 // ---- small helpers
 
-/** Runs the docker CLI; resolves with its stdout. Keys reach it through `env`, never argv. */
-function docker(args, env = process.env) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(DOCKER, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (c) => (out += c));
-    child.stderr.on('data', (c) => (err += c));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`docker ${args[0]}: exit ${code}: ${err.trim()}`))));
-  });
-}
-
-const q = (xs, p) => [...xs].sort((a, b) => a - b)[Math.floor(p * (xs.length - 1))];
 const ms = (x, d = 0) => `${x.toFixed(d)} ms`;
 const mib = (bytes) => `${(bytes / 1048576).toFixed(1)} MiB`;
 
@@ -358,19 +345,7 @@ async function driverFloor(n, servicePid) {
  * process costs here, as the service's proxy is. Resolves with its URL and a stop function.
  */
 async function bareForwarder(target) {
-  const code = `
-    const http = require('node:http');
-    const target = new URL(process.argv[1]);
-    const agent = new http.Agent({ keepAlive: true });
-    const server = http.createServer((req, res) => {
-      const upstream = http.request({ agent, hostname: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
-        res.writeHead(answer.statusCode, answer.headers);
-        answer.pipe(res);
-      });
-      req.pipe(upstream);
-    });
-    server.listen(0, '127.0.0.1', () => console.log(server.address().port));`;
-  const child = spawn(process.execPath, ['-e', code, target], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [FORWARDER_SCRIPT, target], { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise((resolve, reject) => {
     child.once('exit', (c) => reject(new Error(`the bare forwarder exited with ${c}`)));
     createInterface({ input: child.stdout }).once('line', (line) => resolve(Number(line)));
@@ -386,44 +361,11 @@ async function echoRows(service, runtime) {
   const bridgeIp = bridge.split(' ').find(Boolean);
   const forwarder = await bareForwarder(bridgeIp ? `http://${bridgeIp}:60000` : direct);
   try {
-    return await echoPaths(runtime, [direct, forwarder.url, runtime.url]);
+    const [directTimes, bare, proxied] = await echoPaths(runtime.session_api_key, [direct, forwarder.url, runtime.url], ECHO);
+    return { direct: directTimes, bare, proxied };
   } finally {
     await forwarder.stop();
   }
-}
-
-/** `echo hi` over each path in turn, each round in another order; resolves with each path's times. */
-async function echoPaths(runtime, paths) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  const body = JSON.stringify({ action: { action: 'run', args: { command: 'echo hi' } } });
-  const echo = (base) =>
-    new Promise((resolve, reject) => {
-      const u = new URL(`${base}/execute_action`);
-      const began = performance.now();
-      const headers = { 'x-session-api-key': runtime.session_api_key, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
-      const req = http.request({ agent, host: u.hostname, port: u.port, path: u.pathname, method: 'POST', headers }, (res) => {
-        let text = '';
-        res.on('data', (c) => (text += c));
-        res.on('end', () => {
-          const took = performance.now() - began;
-          if (res.statusCode !== 200 || !text.includes('"hi\\n"')) reject(new Error(`echo hi via ${base}: HTTP ${res.statusCode} ${text.slice(0, 200)}`));
-          else resolve(took);
-        });
-      });
-      req.on('error', reject);
-      req.end(body);
-    });
-  for (let i = 0; i < 100; i++) for (const path of paths) await echo(path);
-  const times = paths.map(() => []);
-  for (let i = 0; i < ECHO; i++) {
-    for (let j = 0; j < paths.length; j++) {
-      const k = (i + j) % paths.length;
-      times[k].push(await echo(paths[k]));
-    }
-  }
-  agent.destroy();
-  const [direct, bare, proxied] = times;
-  return { direct, bare, proxied };
 }
 
 // ---- memory of a runtime
