@@ -23,12 +23,16 @@ export const API_DEFAULTS = {
   maxCpus: 8,
   maxMemoryMb: 16_384,
   maxBuildMb: 512,
+  inject: 'mount',
   stateDir: join(homedir(), '.local/state/runtime-client/api'),
   logLevel: 'info',
 } as const;
 
 /** The backends `--backend` names. */
 export const API_BACKENDS = ['docker'] as const;
+
+/** How `--inject` puts runtime-client into sandboxes. */
+export const API_INJECT_MODES = ['mount', 'image'] as const;
 
 const D = API_DEFAULTS;
 export const API_USAGE = `Usage: runtime-client api [--host ADDR] [--port N] [--backend NAME] [options]
@@ -59,6 +63,10 @@ stops the service and leaves the runtimes as they are (a restart finds them agai
                          (default http://<host>:<port>)
   --api-key-file FILE    read the API key from FILE (default: $RUNTIME_API_KEY)
   --max-build-mb N       the largest /build upload, in MiB (default ${D.maxBuildMb})
+  --inject MODE          how runtime-client gets into sandboxes: mount (the bundle bound
+                         read-only, no build; the engine must see the bundle's directory) or image
+                         (each base image's injected image, built once on the engine, nothing
+                         bound: for an engine on another host) (default ${D.inject})
   --log-level LEVEL      fatal, error, warn, info, debug, trace or silent (default ${D.logLevel})
   -h, --help             this help
 
@@ -87,6 +95,7 @@ const OPTIONS = {
   'public-url': { type: 'string' },
   'api-key-file': { type: 'string' },
   'max-build-mb': { type: 'string' },
+  inject: { type: 'string' },
   'log-level': { type: 'string' },
 } as const;
 
@@ -101,6 +110,8 @@ export function apiFlags(values: Partial<Record<keyof typeof OPTIONS, string | s
   const v = values as Record<string, string | undefined>;
   const backend = v.backend ?? D.backend;
   if (!(API_BACKENDS as readonly string[]).includes(backend)) throw new UsageError(`--backend ${JSON.stringify(backend)} is not one this service has (${API_BACKENDS.join(', ')})`);
+  const inject = v.inject ?? D.inject;
+  if (!(API_INJECT_MODES as readonly string[]).includes(inject)) throw new UsageError(`--inject must be one of ${API_INJECT_MODES.join(', ')}, got ${JSON.stringify(inject)}`);
   const logLevel = v['log-level'] ?? D.logLevel;
   if (!LOG_LEVELS.includes(logLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);
   const flags: ApiFlags = {
@@ -122,6 +133,7 @@ export function apiFlags(values: Partial<Record<keyof typeof OPTIONS, string | s
     apiKey: keyOf(v['api-key-file'], env),
     maxBuildMb: count('--max-build-mb', v['max-build-mb'], D.maxBuildMb),
     logLevel,
+    inject: inject as ApiFlags['inject'],
   };
   if (flags.defaultTtl > flags.maxTtl) throw new UsageError(`--default-ttl (${flags.defaultTtl}) is longer than --max-ttl (${flags.maxTtl})`);
   if (flags.baseCpus > flags.maxCpus) throw new UsageError(`--base-cpus (${flags.baseCpus}) is more than --max-cpus (${flags.maxCpus})`);

@@ -12,17 +12,22 @@ export async function buildImage(docker: Docker, context: Buffer, tags: string[]
   }
   signal?.throwIfAborted();
   const stream = await docker.buildImage(context as unknown as NodeJS.ReadableStream, { t: tags, rm: true, forcerm: true, abortSignal: signal } as unknown as Docker.ImageBuildOptions);
-  const outcome = await new Promise<{ error?: string }>((resolve, reject) => {
+  const failure = await followBuild(docker, stream);
+  signal?.throwIfAborted();
+  if (failure !== undefined) throw new DriverError('engine', `the build failed: ${failure || 'the engine gave no reason'}`);
+  return tags[0];
+}
+
+/** Follows a build's progress to its end; resolves with the failed step's text ('' when the engine gave none), undefined when it built. */
+export function followBuild(docker: Docker, stream: NodeJS.ReadableStream): Promise<string | undefined> {
+  return new Promise<string | undefined>((resolve, reject) => {
     docker.modem.followProgress(
       stream,
       (err: Error | null, output: { error?: string; errorDetail?: { message?: string } }[]) => {
         if (err) return reject(err);
         const failed = output.find((line) => line.error || line.errorDetail);
-        resolve(failed ? { error: (failed.errorDetail?.message ?? failed.error ?? '').trim() } : {});
+        resolve(failed ? (failed.errorDetail?.message ?? failed.error ?? '').trim() : undefined);
       },
     );
   });
-  signal?.throwIfAborted();
-  if (outcome.error !== undefined) throw new DriverError('engine', `the build failed: ${outcome.error || 'the engine gave no reason'}`);
-  return tags[0];
 }

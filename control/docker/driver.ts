@@ -1,8 +1,9 @@
 // The Docker driver: sandboxes as containers of the engine, through its Engine API (dockerode
 // over the socket DOCKER_HOST names, else /var/run/docker.sock), never the docker CLI (a spawn
-// costs ~7 ms before the CLI even starts). Sandboxes run in mount mode: the base image itself,
-// the bundle bound read-only, tini + runtime-client as the entrypoint, port 60000 published on
-// 127.0.0.1 at a port the engine picks.
+// costs ~7 ms before the CLI even starts). Sandboxes run in mount mode (the base image itself,
+// the bundle bound read-only, tini + runtime-client as the entrypoint) or, with inject 'image',
+// from each base image's injected image (inject.ts: built once on the engine, nothing bound);
+// port 60000 published on 127.0.0.1 at a port the engine picks.
 import Docker from 'dockerode';
 import { findBundle } from '@runtime-client/dockerfiles';
 import { DriverError } from '../driver.js';
@@ -11,8 +12,10 @@ import { buildImage } from './build.js';
 import { engineMessage, toDriverError } from './errors.js';
 import { watchEvents } from './events.js';
 import type { WatchOptions } from './events.js';
+import { Injector } from './inject.js';
+import type { InjectedImage } from './inject.js';
 import { followOutput } from './readiness.js';
-import { createRequest } from './spec.js';
+import { check, createRequest } from './spec.js';
 import { stateOf } from './state.js';
 import type { ContainerInspect } from './state.js';
 
@@ -29,6 +32,15 @@ export interface DockerDriverOptions {
   callTimeoutMs?: number;
   /** How a dropped event stream is opened again. */
   watch?: WatchOptions;
+  /**
+   * How runtime-client gets into a sandbox. `mount`: the base image with the bundle bound
+   * read-only (no build; the bundle must be on the engine's file system). `image`: the base
+   * image's injected image, built on the engine the first time (one build per base image and
+   * bundle, shared by concurrent starts, found by its tag after), nothing bound. Default `mount`.
+   */
+  inject?: 'mount' | 'image';
+  /** With inject `image`: told which image each sandbox got, and whether it was built for it. */
+  onInjectedImage?: (image: InjectedImage) => void;
 }
 
 /** The Docker backend of the control plane (registry name `docker`). */
@@ -40,6 +52,8 @@ export class DockerDriver implements Driver {
   readonly #callTimeoutMs: number;
   readonly #watchOptions: WatchOptions;
   readonly #watches = new Set<() => void>();
+  /** Set in image mode. */
+  readonly #injector: Injector | undefined;
   #bundleDir: string | undefined;
 
   constructor(options: DockerDriverOptions = {}) {
@@ -49,7 +63,21 @@ export class DockerDriver implements Driver {
     this.#pingTimeoutMs = options.pingTimeoutMs ?? 5000;
     this.#callTimeoutMs = options.callTimeoutMs ?? 60_000;
     this.#watchOptions = options.watch ?? {};
+    const inject = options.inject ?? 'mount';
+    if (inject !== 'mount' && inject !== 'image') throw new TypeError(`inject must be 'mount' or 'image', got ${JSON.stringify(inject)}`);
+    this.inject = inject;
+    if (inject === 'image') {
+      this.#injector = new Injector({
+        docker: this.docker,
+        bundle: () => findBundle(this.#bundle()),
+        call: (what, fn) => this.#call(what, fn),
+        onImage: options.onInjectedImage,
+      });
+    }
   }
+
+  /** How runtime-client gets into sandboxes (DockerDriverOptions.inject). */
+  readonly inject: 'mount' | 'image';
 
   /** The engine's address, for messages. */
   get where(): string {
@@ -58,7 +86,7 @@ export class DockerDriver implements Driver {
   }
 
   async create(spec: SandboxSpec, signal?: AbortSignal): Promise<SandboxState> {
-    const { name, body } = createRequest(spec, this.#bundle(), this.#hostIp);
+    const { name, body } = createRequest(spec, await this.#injection(spec, signal), this.#hostIp);
     signal?.throwIfAborted();
     let id: string;
     try {
@@ -185,6 +213,18 @@ export class DockerDriver implements Driver {
 
   async close(): Promise<void> {
     for (const unwatch of [...this.#watches]) unwatch();
+  }
+
+  /** Mount mode: the bundle dir. Image mode: the injected image of spec.image, found or built (a bad spec is refused first). */
+  async #injection(spec: SandboxSpec, signal?: AbortSignal): Promise<string | { injectedImage: string }> {
+    if (!this.#injector) return this.#bundle();
+    check(spec);
+    try {
+      return { injectedImage: (await this.#injector.imageFor(spec.image, signal)).image };
+    } catch (e) {
+      if (signal?.aborted) throw signal.reason;
+      throw toDriverError(e, 'build', this.where);
+    }
   }
 
   #bundle(): string {

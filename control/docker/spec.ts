@@ -1,8 +1,9 @@
 // A SandboxSpec as an Engine API `POST /containers/create` body: mount mode (the bundle bound
-// read-only, tini + runtime-client as the entrypoint), the key and the shells' environment, the
-// labels, the limits, the runtime class, and port 60000 published on the host. Pure data.
+// read-only, tini + runtime-client as the entrypoint) or an injected image (its own entrypoint,
+// nothing bound), the key and the shells' environment, the labels, the limits, the runtime class,
+// and port 60000 published on the host. Pure data.
 import { DEFAULT_PORT, MAX_USER_ID } from '@runtime-client/protocol';
-import { mountCreateBody } from '@runtime-client/dockerfiles';
+import { BUNDLE_MOUNT, mountCreateBody } from '@runtime-client/dockerfiles';
 import type { SandboxSpec } from '../driver.js';
 
 /** The port runtime-client listens on inside every sandbox. */
@@ -24,13 +25,23 @@ export interface CreateRequest {
   body: Record<string, unknown>;
 }
 
+/** Where the sandbox's runtime-client comes from: the bundle bound in (mount mode), or an injected image of `spec.image`. */
+export type Injection = { bundleDir: string } | { injectedImage: string };
+
 /**
- * The create request for `spec`, the bundle at `bundleDir`, published on `hostIp` at a port the
- * engine picks. Throws a TypeError naming the field when the spec cannot make a container.
+ * The create request for `spec`, its runtime-client from `injection` (a bundle dir: mount mode,
+ * as before; an injected image: that image with its own entrypoint and no bind mount), published
+ * on `hostIp` at a port the engine picks. Throws a TypeError naming the field when the spec cannot
+ * make a container.
  */
-export function createRequest(spec: SandboxSpec, bundleDir: string, hostIp: string): CreateRequest {
+export function createRequest(spec: SandboxSpec, injection: string | Injection, hostIp: string): CreateRequest {
   check(spec);
-  const base = mountCreateBody({ baseImage: spec.image, bundleDir, port: CONTAINER_PORT, user: spec.username });
+  const how = typeof injection === 'string' ? { bundleDir: injection } : injection;
+  if ('injectedImage' in how) {
+    if (typeof how.injectedImage !== 'string' || !how.injectedImage.trim()) throw new TypeError(`injectedImage must be an image name, got ${JSON.stringify(how.injectedImage)}`);
+    return injectedRequest(spec, how.injectedImage, hostIp);
+  }
+  const base = mountCreateBody({ baseImage: spec.image, bundleDir: how.bundleDir, port: CONTAINER_PORT, user: spec.username });
   const baseHost = base.HostConfig as Record<string, unknown>;
   const memory = Math.round(spec.memoryMb * 1024 * 1024);
   return {
@@ -74,7 +85,24 @@ export function createRequest(spec: SandboxSpec, bundleDir: string, hostIp: stri
   };
 }
 
-function check(spec: SandboxSpec): void {
+/**
+ * An injected image's sandbox: the mount-mode body with the image's own entrypoint (tini, then
+ * runtime-client, as the suffix stage sets it) instead of the bound bundle's, the server's flags as
+ * its Cmd, and its HEALTHCHECK turned off (the lifecycle probes /alive itself, as in mount mode).
+ */
+function injectedRequest(spec: SandboxSpec, image: string, hostIp: string): CreateRequest {
+  // Built from the mount body, so that every other field (env, labels, limits, user, restart
+  // policy, ports) is the same by construction; the bundle path only names the dropped bind.
+  const { name, body } = createRequest(spec, { bundleDir: BUNDLE_MOUNT }, hostIp);
+  const { Entrypoint: _entrypoint, Cmd, HostConfig, ...rest } = body as { Entrypoint: unknown; Cmd: string[]; HostConfig: Record<string, unknown> };
+  const { Binds: _binds, ...host } = HostConfig;
+  // The mount entrypoint's tail ('--', the server's path) is in the image's ENTRYPOINT already.
+  const serverFlags = Cmd.slice(Cmd.indexOf(`${BUNDLE_MOUNT}/bin/runtime-client`) + 1);
+  return { name, body: { ...rest, Image: image, Cmd: serverFlags, Healthcheck: { Test: ['NONE'] }, HostConfig: host } };
+}
+
+/** Throws a TypeError naming the field when `spec` cannot make a container (before anything is built for it). */
+export function check(spec: SandboxSpec): void {
   const fail = (field: string, what: string, got: unknown): never => {
     throw new TypeError(`spec.${field} must be ${what}, got ${JSON.stringify(got)}`);
   };

@@ -20,10 +20,18 @@ export interface ApiServiceOptions extends LifecycleOptions {
   apiKey: string | undefined;
   maxBuildMb: number;
   logLevel: string;
+  /** How runtime-client gets into sandboxes: `mount` (the bundle bound, no build) or `image` (each base image's injected image, built once on the engine). */
+  inject: 'mount' | 'image';
 }
 
-const DRIVERS: Record<ApiServiceOptions['backend'], () => Driver> = {
-  docker: () => new DockerDriver(),
+const DRIVERS: Record<ApiServiceOptions['backend'], (options: ApiServiceOptions, log: pino.Logger) => Driver> = {
+  docker: (options, log) =>
+    new DockerDriver({
+      inject: options.inject,
+      onInjectedImage: (found) => {
+        if (found.how === 'built') log.info({ baseImage: found.baseImage, image: found.image, durationMs: found.durationMs }, 'injected image built');
+      },
+    }),
 };
 
 /** Serves until SIGINT or SIGTERM; resolves with the exit code. ApiConfigError for a key-less public host. */
@@ -39,7 +47,7 @@ export async function runApiService(options: ApiServiceOptions): Promise<number>
   if (!options.apiKey && !isLoopback(options.host)) {
     throw new ApiConfigError(`refusing to listen on ${options.host} without an API key: anyone who reaches it could start sandboxes. Set RUNTIME_API_KEY or --api-key-file, or listen on 127.0.0.1`);
   }
-  const driver = DRIVERS[options.backend]();
+  const driver = DRIVERS[options.backend](options, log);
   const lifecycle = await openLifecycle(
     driver,
     {

@@ -378,9 +378,9 @@ describe('public url', () => {
 describe('runtime-client api flags', () => {
   it('defaults, each documented with its unit in --help', () => {
     const flags = apiFlags({}, {});
-    expect(flags).toMatchObject({ host: '127.0.0.1', port: 8000, backend: 'docker', defaultTtl: 3600, maxTtl: 86400, idleTimeout: 900, pausedTtl: 86400, maxRuntimes: 50, baseCpus: 1, baseMemoryMb: 2048, maxCpus: 8, maxMemoryMb: 16384, warm: {}, apiKey: undefined });
+    expect(flags).toMatchObject({ host: '127.0.0.1', port: 8000, backend: 'docker', defaultTtl: 3600, maxTtl: 86400, idleTimeout: 900, pausedTtl: 86400, maxRuntimes: 50, baseCpus: 1, baseMemoryMb: 2048, maxCpus: 8, maxMemoryMb: 16384, warm: {}, apiKey: undefined, inject: 'mount' });
     expect(flags.stateDir).toBe(API_DEFAULTS.stateDir);
-    for (const flag of ['--host', '--port', '--backend', '--default-ttl', '--max-ttl', '--idle-timeout', '--paused-ttl', '--max-runtimes', '--base-cpus', '--base-memory-mb', '--max-cpus', '--max-memory-mb', '--warm', '--state-dir', '--public-url', '--api-key-file']) {
+    for (const flag of ['--host', '--port', '--backend', '--default-ttl', '--max-ttl', '--idle-timeout', '--paused-ttl', '--max-runtimes', '--base-cpus', '--base-memory-mb', '--max-cpus', '--max-memory-mb', '--warm', '--state-dir', '--public-url', '--api-key-file', '--inject']) {
       const line = API_USAGE.slice(API_USAGE.indexOf(`  ${flag} `));
       expect(line.slice(0, line.indexOf('\n  --', 3) >>> 0), flag).toMatch(/\(default/);
     }
@@ -393,6 +393,8 @@ describe('runtime-client api flags', () => {
     writeFileSync(join(dir, 'key'), 'from-file\n');
     const flags = apiFlags({ port: '0', warm: ['img:1=2', 'other=1'], 'base-cpus': '0.5', 'public-url': 'https://x.test/api/', 'api-key-file': join(dir, 'key') }, { RUNTIME_API_KEY: 'from-env' });
     expect(flags).toMatchObject({ port: 0, warm: { 'img:1': 2, other: 1 }, baseCpus: 0.5, publicUrl: 'https://x.test/api', apiKey: 'from-file' });
+    expect(apiFlags({ inject: 'image' }, {}).inject).toBe('image');
+    expect(apiFlags({ inject: 'mount' }, {}).inject).toBe('mount');
     expect(apiFlags({}, { RUNTIME_API_KEY: 'from-env' }).apiKey).toBe('from-env');
     rmSync(dir, { recursive: true });
   });
@@ -409,6 +411,8 @@ describe('runtime-client api flags', () => {
     [{ backend: 'nomad' }, /--backend "nomad"/],
     [{ 'public-url': 'ftp://x' }, /--public-url/],
     [{ 'api-key-file': '/nonexistent/key' }, /--api-key-file/],
+    [{ inject: 'x' }, /--inject must be one of mount, image, got "x"/],
+    [{ inject: '' }, /--inject must be one of mount, image, got ""/],
   ])('%j is a usage error', (values, message) => {
     expect(() => apiFlags(values as never, {})).toThrow(UsageError);
     expect(() => apiFlags(values as never, {})).toThrow(message);
@@ -421,9 +425,11 @@ describe('runtime-client api flags', () => {
     try {
       expect(await apiCommand(['--max-runtimes', 'many'])).toBe(2);
       expect(await apiCommand(['--bogus'])).toBe(2);
+      expect(await apiCommand(['--inject', 'x'])).toBe(2);
     } finally {
       process.stderr.write = write;
     }
+    expect(written.join('')).toMatch(/runtime-client api: --inject must be one of mount, image, got "x"/);
     expect(written.join('')).toMatch(/runtime-client api: --max-runtimes must be a whole number[^]*Usage: runtime-client api[^]*Try 'runtime-client api --help'/);
     expect(written.join('')).toMatch(/unknown flag --bogus/);
   });
