@@ -41,6 +41,8 @@ export interface DockerDriverOptions {
   inject?: 'mount' | 'image';
   /** With inject `image`: told which image each sandbox got, and whether it was built for it. */
   onInjectedImage?: (image: InjectedImage) => void;
+  /** With inject `image`: how long one injected image's build may take before it is cancelled and its starts fail. Default 300000 ms. */
+  buildTimeoutMs?: number;
 }
 
 /** The Docker backend of the control plane (registry name `docker`). */
@@ -72,6 +74,7 @@ export class DockerDriver implements Driver {
         bundle: () => findBundle(this.#bundle()),
         call: (what, fn) => this.#call(what, fn),
         onImage: options.onInjectedImage,
+        buildTimeoutMs: options.buildTimeoutMs,
       });
     }
   }

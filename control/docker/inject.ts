@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type Docker from 'dockerode';
-import { CONTEXT_FILES, LABEL_DIGEST, LABEL_VERSION, injectedImageTag, writeBuildContext, type BundleInfo } from '@runtime-client/dockerfiles';
+import { BUNDLE_MOUNT, CONTEXT_FILES, LABEL_DIGEST, LABEL_VERSION, injectedImageTag, writeBuildContext, type BundleInfo } from '@runtime-client/dockerfiles';
 import { DriverError } from '../driver.js';
 import { followBuild } from './build.js';
 
@@ -29,6 +29,8 @@ export interface InjectorOptions {
   call: <T>(what: string, fn: (signal: AbortSignal) => Promise<T>) => Promise<T>;
   /** Told of every image a sandbox gets (for the service's log). */
   onImage?: (image: InjectedImage) => void;
+  /** How long one build may take (a base image's ONBUILD steps run in it). Default 300000 ms. */
+  buildTimeoutMs?: number;
 }
 
 /** The temporary context directories' name prefix (the client's own are `ctx-`). */
@@ -37,8 +39,11 @@ export const CONTEXT_PREFIX = 'inject-ctx-';
 /** The parts of an image inspect read here. */
 interface ImageInspect {
   Id: string;
-  Config?: { Labels?: Record<string, string> | null } | null;
+  Config?: { Labels?: Record<string, string> | null; Entrypoint?: string[] | null } | null;
 }
+
+/** The entrypoint the suffix stage sets; the sandbox's Cmd holds the server's flags only. */
+const ENTRYPOINT = [`${BUNDLE_MOUNT}/bin/tini`, '--', `${BUNDLE_MOUNT}/bin/runtime-client`];
 
 /** Finds or builds injected images; one per base image id and bundle. */
 export class Injector {
@@ -62,7 +67,10 @@ export class Injector {
     const bundle = this.#o.bundle();
     const labels = base.Config?.Labels ?? {};
     const report = (found: InjectedImage) => (this.#o.onImage?.(found), found);
-    if (labels[LABEL_VERSION] === bundle.version && labels[LABEL_DIGEST] === bundle.digest) return report({ baseImage, image: baseImage, how: 'base' });
+    // An injected image of this very bundle is used as is, unless an image made from it changed
+    // the entrypoint (labels are inherited, the entrypoint may not be).
+    const carries = labels[LABEL_VERSION] === bundle.version && labels[LABEL_DIGEST] === bundle.digest;
+    if (carries && JSON.stringify(base.Config?.Entrypoint ?? []) === JSON.stringify(ENTRYPOINT)) return report({ baseImage, image: baseImage, how: 'base' });
     // The same options as the client's default build: both sides name (and share) one image.
     const tag = injectedImageTag({ baseImage, baseId: base.Id, version: bundle.version, digest: bundle.digest });
     let build = this.#building.get(tag);
@@ -86,15 +94,22 @@ export class Injector {
   /** Writes the context in a temporary directory, builds it as `tag`, removes the directory; resolves with the build's duration. */
   async #build(baseImage: string, tag: string, bundle: BundleInfo): Promise<number> {
     const started = Date.now();
+    const timeoutMs = this.#o.buildTimeoutMs ?? 300_000;
+    const timeout = AbortSignal.timeout(timeoutMs);
     const dir = contextDir(bundle);
     try {
       writeBuildContext(dir, { baseImage, bundleDir: bundle.dir });
       const { docker } = this.#o;
-      // dockerode packs the listed entries of the directory as the build's tar.gz body.
-      const stream = await docker.buildImage({ context: dir, src: [...CONTEXT_FILES] }, { t: tag, rm: true, forcerm: true });
+      // dockerode packs the listed entries of the directory as the build's tar.gz body; the
+      // engine cancels the build when the request is cut.
+      const options = { t: tag, rm: true, forcerm: true, abortSignal: timeout } as Docker.ImageBuildOptions;
+      const stream = await docker.buildImage({ context: dir, src: [...CONTEXT_FILES] }, options);
       const failure = await followBuild(docker, stream);
       if (failure !== undefined) throw new DriverError('engine', `the injected image of ${baseImage} could not be built: ${failure || 'the engine gave no reason'}`);
       return Date.now() - started;
+    } catch (e) {
+      if (timeout.aborted) throw new DriverError('engine', `the injected image of ${baseImage} was not built within ${timeoutMs} ms (the build was cancelled)`);
+      throw e;
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

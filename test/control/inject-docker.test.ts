@@ -116,6 +116,12 @@ describe.skipIf(!hasEngine)('--inject image on Docker', () => {
     expect(inspect(again.sandboxId!).Image).toBe(c.Image);
     expect(inspect(tag).Created).toBe(createdAt);
     expect(await run(again.directUrl!, again.apiKey, 'echo again')).toBe('again');
+
+    // An injected image of this bundle given as the base is run as it is.
+    const asIs = await lifecycle.start({ image: tag, sessionId: 'as-is' });
+    expect(ofBase(tag)).toEqual([{ baseImage: tag, image: tag, how: 'base' }]);
+    expect(inspect(asIs.sandboxId!).Config.Image).toBe(tag);
+    expect(await run(asIs.directUrl!, asIs.apiKey, 'echo as is')).toBe('as is');
   }, 300_000);
 
   it('through the service: `runtime-client api --inject image` starts injected sandboxes, built once', async () => {
@@ -184,6 +190,27 @@ describe.skipIf(!hasEngine)('--inject image on Docker', () => {
     expect(injectedOf(missing)).toEqual([]);
     expect(await driver.list(lifecycle.serviceLabels)).toEqual([]);
     expect(contexts()).toEqual([]);
+  }, 120_000);
+
+  it('a build that outlasts buildTimeoutMs (a base image’s ONBUILD step that hangs) is cancelled: the start fails, nothing is left', async () => {
+    const base = `rc-test-inject-${RUN}/hangs:1`;
+    const marker = `hang-${RUN}`;
+    execFileSync('docker', ['build', '--quiet', '--tag', base, '-'], { input: `FROM rc-test/bookworm:1\nONBUILD RUN sleep 600 || echo ${marker}\n` });
+    ownBuilt.push(base);
+    const impatient = new DockerDriver({ inject: 'image', buildTimeoutMs: 3000, onInjectedImage: (i) => void injected.push(i) });
+    try {
+      const lifecycle = await openLifecycle(impatient, { ...BASE_OPTIONS, stateDir: join(root, 'impatient') }, { logger: pino({ level: 'silent' }) });
+      opened.push(lifecycle);
+      await expect(lifecycle.start({ image: base, sessionId: 'hangs' })).rejects.toThrow(/the injected image of .*hangs:1 was not built within 3000 ms/);
+      expect(built(base)).toEqual([]);
+      expect(injectedOf(base)).toEqual([]);
+      expect(await impatient.list(lifecycle.serviceLabels)).toEqual([]);
+      expect(contexts()).toEqual([]);
+      // The engine ends the build's container once the request is cut.
+      await until(() => !docker('ps', '-a', '--no-trunc', '--format', '{{.Command}}').includes(marker), 30_000, 'the build container removed');
+    } finally {
+      await impatient.close();
+    }
   }, 120_000);
 
   it('a build that fails fails the start with the build’s text, and leaves no container, image or context', async () => {
