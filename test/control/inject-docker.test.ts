@@ -14,6 +14,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { findBundle, LABEL_BASE } from '@runtime-client/dockerfiles';
 import { DockerDriver } from '../../control/docker/index.js';
 import { CONTEXT_PREFIX, type InjectedImage } from '../../control/docker/inject.js';
+import { createRequest } from '../../control/docker/spec.js';
 import { LABELS } from '../../control/driver.js';
 import { openLifecycle, type RuntimeLifecycle } from '../../control/lifecycle/lifecycle.js';
 import { prepareImages, removeLabelled, requireEngine } from '../docker/engine.js';
@@ -59,6 +60,33 @@ const contexts = () => {
   const dir = join(dirname(findBundle().dir), '.build-contexts');
   return existsSync(dir) ? readdirSync(dir).filter((n) => n.startsWith(CONTEXT_PREFIX)) : [];
 };
+
+describe('the create body of an injected image', () => {
+  const spec = { runtimeId: 'r1', sessionId: 's1', image: 'base:1', env: { A: 'b' }, apiKey: 'k', cpus: 1, memoryMb: 64, pidsLimit: 100, labels: { l: 'v' }, username: 'openhands', userId: 1000, workingDir: '/workspace', awaitConfig: true };
+
+  it('is the mount body (unchanged) without the bind and the entrypoint, its Cmd the server flags, its health check off', () => {
+    const mount = createRequest(spec, '/b', '127.0.0.1');
+    expect(createRequest(spec, { bundleDir: '/b' }, '127.0.0.1')).toEqual(mount);
+    expect(mount.body).toMatchObject({
+      Image: 'base:1',
+      Entrypoint: ['/opt/runtime-client/bin/tini'],
+      Cmd: ['--', '/opt/runtime-client/bin/runtime-client', '--username', 'openhands', '--user-id', '1000', '--working-dir', '/workspace', '--await-config'],
+      HostConfig: { Binds: ['/b:/opt/runtime-client:ro'], Init: false },
+    });
+    const { name, body } = createRequest(spec, { injectedImage: 'rc-injected/base-1:0123' }, '127.0.0.1');
+    const { Entrypoint: _e, Cmd: _c, Image: _i, HostConfig: mountHost, ...mountRest } = mount.body as Record<string, Record<string, unknown>>;
+    const { Binds: _b, ...mountHostRest } = mountHost;
+    expect(name).toBe(mount.name);
+    expect(body).toEqual({
+      ...mountRest,
+      Image: 'rc-injected/base-1:0123',
+      Cmd: ['--username', 'openhands', '--user-id', '1000', '--working-dir', '/workspace', '--await-config'],
+      Healthcheck: { Test: ['NONE'] },
+      HostConfig: mountHostRest,
+    });
+    expect(() => createRequest(spec, { injectedImage: ' ' }, '127.0.0.1')).toThrow('injectedImage must be an image name, got " "');
+  });
+});
 
 describe.skipIf(!hasEngine)('--inject image on Docker', () => {
   beforeAll(() => {
