@@ -5,10 +5,11 @@
 // once, a missing base image builds nothing, a failed build leaves nothing, OpenHands' user flags
 // work; and once through the real service (`runtime-client api --inject image`, dist/cli.mjs). The base images are aliases of rc-test/bookworm:1 under names of this run (so that the
 // injected tags are new), removed at the end with every image built from them.
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { findBundle, LABEL_BASE } from '@runtime-client/dockerfiles';
@@ -25,6 +26,7 @@ const hasEngine = requireEngine();
 const RUN = `${process.pid}-${Date.now().toString(36)}`;
 /** A base image name of this run, an alias of the test image. */
 const alias = (what: string) => `rc-test-inject-${RUN}/${what}:1`;
+const execFileAsync = promisify(execFile);
 const docker = (...args: string[]) => execFileSync('docker', args, { encoding: 'utf8' }).trim();
 const inspect = (id: string) => JSON.parse(docker('inspect', id))[0];
 
@@ -225,17 +227,22 @@ describe.skipIf(!hasEngine)('--inject image on Docker', () => {
     const marker = `hang-${RUN}`;
     execFileSync('docker', ['build', '--quiet', '--tag', base, '-'], { input: `FROM rc-test/bookworm:1\nONBUILD RUN sleep 600 || echo ${marker}\n` });
     ownBuilt.push(base);
-    const impatient = new DockerDriver({ inject: 'image', buildTimeoutMs: 3000, onInjectedImage: (i) => void injected.push(i) });
+    // Long enough for the context to reach the engine and the ONBUILD step to start.
+    const impatient = new DockerDriver({ inject: 'image', buildTimeoutMs: 10_000, onInjectedImage: (i) => void injected.push(i) });
+    const hanging = async () => (await execFileAsync('docker', ['ps', '-a', '--no-trunc', '--format', '{{.Command}}'])).stdout.includes(marker);
     try {
       const lifecycle = await openLifecycle(impatient, { ...BASE_OPTIONS, stateDir: join(root, 'impatient') }, { logger: pino({ level: 'silent' }) });
       opened.push(lifecycle);
-      await expect(lifecycle.start({ image: base, sessionId: 'hangs' })).rejects.toThrow(/the injected image of .*hangs:1 was not built within 3000 ms/);
+      const start = lifecycle.start({ image: base, sessionId: 'hangs' });
+      start.catch(() => {});
+      await until(hanging, 10_000, 'the ONBUILD step running');
+      await expect(start).rejects.toThrow(/the injected image of .*hangs:1 was not built within 10000 ms/);
       expect(built(base)).toEqual([]);
       expect(injectedOf(base)).toEqual([]);
       expect(await impatient.list(lifecycle.serviceLabels)).toEqual([]);
       expect(contexts()).toEqual([]);
       // The engine ends the build's container once the request is cut.
-      await until(() => !docker('ps', '-a', '--no-trunc', '--format', '{{.Command}}').includes(marker), 30_000, 'the build container removed');
+      await until(async () => !(await hanging()), 30_000, 'the build container removed');
     } finally {
       await impatient.close();
     }
