@@ -2,3 +2,4 @@
 export { DockerDriver } from './driver.js';
 export type { DockerDriverOptions } from './driver.js';
 export type { WatchOptions } from './events.js';
+export type { InjectedImage } from './inject.js';
