@@ -115,7 +115,7 @@ export interface Driver {
 /** A driver's failure, with a code the HTTP layer maps (image_not_found 400, backend_unavailable 503). */
 export class DriverError extends ControlError {
   constructor(
-    override readonly code: 'image_not_found' | 'backend_unavailable' | 'bad_runtime_class' | 'engine',
+    override readonly code: 'image_not_found' | 'image_not_injectable' | 'backend_unavailable' | 'bad_runtime_class' | 'engine',
     message: string,
     readonly status?: number,
   ) {

@@ -105,10 +105,10 @@ export class Injector {
       const options = { t: tag, rm: true, forcerm: true, abortSignal: timeout } as Docker.ImageBuildOptions;
       const stream = await docker.buildImage({ context: dir, src: [...CONTEXT_FILES] }, options);
       const failure = await followBuild(docker, stream);
-      if (failure !== undefined) throw new DriverError('engine', `the injected image of ${baseImage} could not be built: ${failure || 'the engine gave no reason'}`);
+      if (failure !== undefined) throw new DriverError('image_not_injectable', `the injected image of ${baseImage} could not be built: ${failure || 'the engine gave no reason'}`);
       return Date.now() - started;
     } catch (e) {
-      if (timeout.aborted) throw new DriverError('engine', `the injected image of ${baseImage} was not built within ${timeoutMs} ms (the build was cancelled)`);
+      if (timeout.aborted) throw new DriverError('image_not_injectable', `the injected image of ${baseImage} was not built within ${timeoutMs} ms (the build was cancelled)`);
       throw e;
     } finally {
       rmSync(dir, { recursive: true, force: true });

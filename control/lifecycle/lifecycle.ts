@@ -343,7 +343,7 @@ export class RuntimeLifecycle implements Lifecycle {
       } catch (e) {
         const current = this.store.get(record.runtimeId);
         const why = abort.signal.aborted && current?.podStatus === 'failed' ? `its sandbox failed while starting (${current.restartReasons.at(-1)})` : (abort.signal.reason instanceof Error && abort.signal.aborted ? abort.signal.reason.message : (e as Error).message);
-        const nothingMade = sandboxId === null && e instanceof DriverError && (e.code === 'image_not_found' || e.code === 'bad_runtime_class');
+        const nothingMade = sandboxId === null && e instanceof DriverError && (e.code === 'image_not_found' || e.code === 'image_not_injectable' || e.code === 'bad_runtime_class');
         if (nothingMade) this.store.delete(record.runtimeId);
         else this.store.update(record.runtimeId, { status: 'stopped', podStatus: 'failed', directUrl: null, stopReason: `start failed: ${why}` });
         if (isBackendDown(e)) this.markDown(e);
@@ -736,6 +736,8 @@ function toLifecycleError(e: unknown, message?: string): LifecycleError {
     if (e.code === 'image_not_found') return new LifecycleError('image_not_found', e.message, 'image');
     if (e.code === 'backend_unavailable') return new LifecycleError('backend_unavailable', e.message);
     if (e.code === 'bad_runtime_class') return new LifecycleError('bad_request', e.message, 'runtime_class');
+    // The base image cannot take runtime-client (--inject image): the caller's image, not a fault of the service.
+    if (e.code === 'image_not_injectable') return new LifecycleError('bad_request', e.message, 'image');
   }
   return new LifecycleError('internal', message ?? (e as Error).message);
 }

@@ -267,7 +267,7 @@ describe.skipIf(!hasEngine)('--inject image on Docker', () => {
     const lifecycle = await open();
     const failed = lifecycle.start({ image: base, sessionId: 'unbuildable' });
     // The lifecycle's code for an engine failure that is not the caller's (the service's 500).
-    await expect(failed).rejects.toMatchObject({ code: 'internal' });
+    await expect(failed).rejects.toMatchObject({ code: 'bad_request', field: 'image' });
     await expect(failed).rejects.toThrow(/the injected image of rc-test-inject-.*unbuildable:1 could not be built: .+/);
     expect(built(base)).toEqual([]);
     expect(injectedOf(base)).toEqual([]);
