@@ -11,4 +11,4 @@ export type { LifecycleExtras } from './lifecycle/lifecycle.js';
 export { startApiServer, ApiConfigError, runApiService } from './http/index.js';
 export type { ApiServer, ApiServerOptions, ApiServiceOptions } from './http/index.js';
 export { DockerDriver } from './docker/index.js';
-export type { DockerDriverOptions, WatchOptions } from './docker/index.js';
+export type { DockerDriverOptions, InjectedImage, WatchOptions } from './docker/index.js';
