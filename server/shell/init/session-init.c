@@ -18,7 +18,11 @@
  *     child left (a process forked between a scan and the kill is orphaned by the kill, so it is
  *     reparented here and caught by the next round), for at most KILL_SECONDS;
  *   - exits as the shell did: its status, or its signal raised again (node-pty then reports that
- *     signal); 128+N when signal N told it to stop before the shell exited.
+ *     signal); 128+N when signal N told it to stop before the shell exited;
+ *   - raises its oom_score_adj to SESSION_OOM_SCORE_ADJ (inherited by the shell and everything it
+ *     starts), so that when memory runs out the kernel kills what the session runs, not the
+ *     server: a fork bomb or a memory hog in a sandbox would otherwise take runtime-client down
+ *     with it. Raising needs no privilege; a value already higher is kept.
  * Exit 2: bad usage. Exit 127: the shell could not be started (the reason is on stderr).
  * Linux only; needs /proc to find descendants. Built static by bundle/native.mjs (libc only).
  */
@@ -37,6 +41,7 @@
 #include <unistd.h>
 
 #define KILL_SECONDS 5
+#define SESSION_OOM_SCORE_ADJ 500
 
 static pid_t self;
 static pid_t shell;
@@ -158,6 +163,20 @@ static void end_session(void) {
   }
 }
 
+/* Raises this process's oom_score_adj to SESSION_OOM_SCORE_ADJ unless it is higher already; quietly does nothing without /proc. */
+static void prefer_for_oom_kill(void) {
+  int fd = open("/proc/self/oom_score_adj", O_RDWR | O_CLOEXEC);
+  if (fd < 0) return;
+  char now[16] = { 0 };
+  ssize_t n = read(fd, now, sizeof now - 1);
+  if (n > 0 && atoi(now) < SESSION_OOM_SCORE_ADJ) {
+    char value[16];
+    int len = snprintf(value, sizeof value, "%d", SESSION_OOM_SCORE_ADJ);
+    if (lseek(fd, 0, SEEK_SET) == 0 && write(fd, value, (size_t)len) != len) perror("session-init: oom_score_adj");
+  }
+  close(fd);
+}
+
 /* The forked child: becomes the shell. */
 static void start_shell(char **argv, long uid, long gid) {
   for (int sig = 1; sig < NSIG; sig++) signal(sig, SIG_DFL); /* fails harmlessly for SIGKILL, SIGSTOP */
@@ -219,6 +238,7 @@ int main(int argc, char **argv) {
   if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) perror("session-init: PR_SET_CHILD_SUBREAPER (setsid'd processes may outlive the session)");
   prctl(PR_SET_PDEATHSIG, SIGHUP);
   if (getppid() != parent) return 128 + SIGHUP; /* the server died before we asked */
+  prefer_for_oom_kill();
   int ignored[] = { SIGINT, SIGQUIT, SIGTSTP, SIGTTIN, SIGTTOU };
   for (size_t k = 0; k < sizeof ignored / sizeof *ignored; k++) signal(ignored[k], SIG_IGN);
 

@@ -197,6 +197,20 @@ describe('usage', () => {
   });
 });
 
+describe('when memory runs out', () => {
+  it("the session's processes go first: the shell and what it starts run with oom_score_adj 500, the caller keeps its own", () => {
+    const mine = readFileSync('/proc/self/oom_score_adj', 'utf8').trim();
+    const out = execFileSync(INIT, ['--', BASH, '-c', 'cat /proc/self/oom_score_adj; bash -c "cat /proc/self/oom_score_adj"'], { encoding: 'utf8' });
+    expect(out.trim().split('\n')).toEqual(['500', '500']);
+    expect(readFileSync('/proc/self/oom_score_adj', 'utf8').trim()).toBe(mine);
+  });
+
+  it('a value already higher is kept', () => {
+    const out = execFileSync(BASH, ['-c', `echo 800 > /proc/self/oom_score_adj && exec ${INIT} -- ${BASH} -c 'cat /proc/self/oom_score_adj'`], { encoding: 'utf8' });
+    expect(out.trim()).toBe('800');
+  });
+});
+
 describe('without session-init (the server today)', () => {
   it('setsid, nohup setsid and a daemon outlive the shell and a kill of its session', async () => {
     const tag = newTag();
