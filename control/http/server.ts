@@ -5,7 +5,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isIP } from 'node:net';
 import type { Logger } from 'pino';
-import type { Driver } from '../driver.js';
+import { LABELS, type Driver } from '../driver.js';
 import type { Lifecycle } from '../lifecycle/api.js';
 import { createApp } from './app.js';
 import { Builds } from './builds.js';
@@ -112,7 +112,8 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     publicUrl = url;
     if (host === '0.0.0.0' || host === '::') options.log.warn({ publicUrl }, `runtime urls name ${host}, which clients elsewhere cannot reach: set --public-url to the address they use`);
   }
-  options.log.info({ url, publicUrl, backend: options.driver.name, auth: options.apiKey ? 'X-API-Key' : 'none (loopback only)' }, 'runtime API listening');
+  // `service`: the value of the dev.runtime-client.service label on every sandbox it makes (docker ps --filter label=...).
+  options.log.info({ url, publicUrl, backend: options.driver.name, auth: options.apiKey ? 'X-API-Key' : 'none (loopback only)', service: options.lifecycle.serviceLabels?.[LABELS.service] }, 'runtime API listening');
 
   return {
     server,

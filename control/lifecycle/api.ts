@@ -62,6 +62,8 @@ export interface LifecycleOptions {
 }
 
 export interface Lifecycle {
+  /** The labels every sandbox of this service carries (LABELS.managed, LABELS.service): how to find them in the engine. */
+  readonly serviceLabels: Record<string, string>;
   /**
    * The session's runtime: the running one, the paused one resumed, or a new one (from the warm
    * pool when it has the image). Concurrent starts of one session make one runtime. Resolves once

@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { HOST_CLI } from '../helpers/server.js';
-import { prepareImages, requireEngine } from '../docker/engine.js';
+import { prepareImages, removeLabelled, requireEngine } from '../docker/engine.js';
+import { LABELS } from '../../control/driver.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const IMAGE = 'rc-test/bookworm:1';
@@ -79,7 +80,7 @@ beforeAll(async () => {
 }, 16 * 60_000);
 
 /** The service's lifecycle events so far. */
-function events(): { event?: string; warm?: boolean; session?: string | null; reason?: string }[] {
+function events(): { event?: string; warm?: boolean; session?: string | null; reason?: string; msg?: string; service?: string }[] {
   return log.split('\n').flatMap((line) => {
     try {
       return [JSON.parse(line)];
@@ -103,6 +104,9 @@ afterAll(async () => {
     service.kill('SIGTERM');
     await exited;
   }
+  // A stopped service leaves its sandboxes (the warm one too) for its next start: they go by its label.
+  const serviceId = events().find((e) => e.msg === 'runtime API listening')?.service;
+  if (serviceId) await removeLabelled(`${LABELS.service}=${serviceId}`);
   if (stateDir) rmSync(stateDir, { recursive: true, force: true });
 });
 

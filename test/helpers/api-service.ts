@@ -20,8 +20,8 @@ export interface ApiService {
   /** Every runtime id it ever reported (GET /list now, and what it listed before). */
   runtimeIds(): Promise<string[]>;
   /**
-   * Stops the service (SIGTERM; SIGKILL after 10 s), then removes every container of every runtime
-   * it listed and of each of `sessionIds` (a start that never answered may not be listed), and its
+   * Stops the service (SIGTERM; SIGKILL after 10 s), then removes every container carrying its
+   * service label (warm ones too), of every runtime it listed and of each of `sessionIds`, and its
    * state dir.
    */
   close(sessionIds?: Iterable<string>): Promise<void>;
@@ -41,6 +41,7 @@ export async function startApiService(o: { key?: string | null; args?: string[] 
   const logs: Record<string, unknown>[] = [];
   let stderr = '';
   proc.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  let serviceId: string | undefined;
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`runtime-client api did not listen within 30 s: ${stderr}${JSON.stringify(logs)}`)), 30_000);
     proc.once('exit', (code) => {
@@ -56,6 +57,7 @@ export async function startApiService(o: { key?: string | null; args?: string[] 
       }
       logs.push(entry);
       if (entry.msg === 'runtime API listening' && typeof entry.url === 'string') {
+        if (typeof entry.service === 'string' && entry.service) serviceId = entry.service;
         clearTimeout(timer);
         resolve(entry.url);
       }
@@ -82,6 +84,8 @@ export async function startApiService(o: { key?: string | null; args?: string[] 
         await exited;
         clearTimeout(timer);
       }
+      // Everything it made carries its service label, warm sandboxes too (a stopped service leaves them for its next start).
+      if (serviceId) await removeLabelled(`${LABELS.service}=${serviceId}`);
       for (const id of ids) await removeLabelled(`${LABELS.runtimeId}=${id}`);
       for (const id of sessionIds) await removeLabelled(`${LABELS.sessionId}=${id}`);
       rmSync(stateDir, { recursive: true, force: true });
