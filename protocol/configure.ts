@@ -8,6 +8,16 @@ export const USERNAME_PATTERN = /^[a-z_][a-z0-9_-]{0,31}$/;
 /** The largest uid the server creates a user with (--user-id, `user_id`): 2^31-2, as useradd allows. */
 export const MAX_USER_ID = 2 ** 31 - 2;
 
+/** Whether `n` is a uid the server creates a user with: an integer from 0 to MAX_USER_ID. */
+export function isUserId(n: unknown): n is number {
+  return Number.isInteger(n) && (n as number) >= 0 && (n as number) <= MAX_USER_ID;
+}
+
+/** A uid written in decimal digits, as `--user-id` takes it, or undefined when `text` is not one. */
+export function parseUserId(text: string): number | undefined {
+  return /^\d{1,10}$/.test(text) && isUserId(Number(text)) ? Number(text) : undefined;
+}
+
 /** An environment variable name: letters, digits and underscores, not starting with a digit. */
 export const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,255}$/;
 

@@ -60,7 +60,7 @@ export {
 } from './ws.js';
 export { SessionInfo, SessionList, SessionEnded } from './sessions.js';
 export { AliveReady, AliveStarting, Alive, Resources, ServerInfo } from './health.js';
-export { ConfigureKey, ConfigureRequest, ConfigureResult, ENV_NAME_PATTERN, MAX_USER_ID, USERNAME_PATTERN } from './configure.js';
+export { ConfigureKey, ConfigureRequest, ConfigureResult, ENV_NAME_PATTERN, MAX_USER_ID, USERNAME_PATTERN, isUserId, parseUserId } from './configure.js';
 export { ArchiveFormat, UploadQuery, UploadResult, DownloadQuery, ListFilesRequest, ListFilesResult } from './files.js';
 
 export {

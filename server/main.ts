@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { createServer, isIP } from 'node:net';
 import { parseArgs } from 'node:util';
-import { MAX_USER_ID } from '@runtime-client/protocol';
+import { MAX_USER_ID, parseUserId } from '@runtime-client/protocol';
 import { DEFAULTS, LOG_LEVELS, defaultPort, envNumber, envSeconds, logLevelOf, portOf, positiveFlag, secondsFlag, type ServerConfig } from './config.js';
 import { ServerError, UsageError } from './errors.js';
 import { FLAG_NAMES, checkSessionRequest, settleSession, type SessionRequest } from './session-settings.js';
@@ -145,9 +145,8 @@ function sessionFlags(values: ServeFlags): SessionRequest {
 /** A --user-id value: a whole number from 0 to 2^31-2. */
 function userIdOf(raw: string | undefined): number | undefined {
   if (raw === undefined) return undefined;
-  const text = raw.trim();
-  const id = /^\d{1,10}$/.test(text) ? Number(text) : NaN;
-  if (!(id <= MAX_USER_ID)) throw new UsageError(`--user-id must be an integer from 0 to ${MAX_USER_ID}, got ${JSON.stringify(raw)}`, '--user-id');
+  const id = parseUserId(raw.trim());
+  if (id === undefined) throw new UsageError(`--user-id must be an integer from 0 to ${MAX_USER_ID}, got ${JSON.stringify(raw)}`, '--user-id');
   return id;
 }
 

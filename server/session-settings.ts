@@ -4,7 +4,7 @@
 // Every mistake is a UsageError naming the flag or body field (exit 2, or a 400).
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { MAX_USER_ID, USERNAME_PATTERN } from '@runtime-client/protocol';
+import { MAX_USER_ID, USERNAME_PATTERN, isUserId } from '@runtime-client/protocol';
 import { defaultShell, shellCandidates } from './config.js';
 import { UsageError } from './errors.js';
 import { ensureUser, type UserOutcome } from './user-setup.js';
@@ -43,7 +43,7 @@ export interface SessionSettings {
 /** Checks the shapes only (no file is read): a uid, --user-id only with --username, a name that can be created. */
 export function checkSessionRequest(req: SessionRequest, names: SettingNames): void {
   if (req.userId === undefined) return;
-  if (!Number.isInteger(req.userId) || req.userId < 0 || req.userId > MAX_USER_ID) {
+  if (!isUserId(req.userId)) {
     throw new UsageError(`${names.userId} must be an integer from 0 to ${MAX_USER_ID}, got ${JSON.stringify(req.userId)}`, names.userId);
   }
   if (req.username === undefined) throw new UsageError(`${names.userId} needs ${names.username} (the user to create with that uid)`, names.userId);

@@ -2,7 +2,7 @@
 // read-only, tini + runtime-client as the entrypoint) or an injected image (its own entrypoint,
 // nothing bound), the key and the shells' environment, the labels, the limits, the runtime class,
 // and port 60000 published on the host. Pure data.
-import { DEFAULT_PORT, MAX_USER_ID } from '@runtime-client/protocol';
+import { DEFAULT_PORT, MAX_USER_ID, isUserId } from '@runtime-client/protocol';
 import { BUNDLE_MOUNT, mountCreateBody } from '@runtime-client/dockerfiles';
 import type { SandboxSpec } from '../driver.js';
 
@@ -115,7 +115,7 @@ export function check(spec: SandboxSpec): void {
   if (!Number.isInteger(spec.pidsLimit) || spec.pidsLimit < 1) fail('pidsLimit', 'a positive integer', spec.pidsLimit);
   if (spec.workingDir !== undefined && (typeof spec.workingDir !== 'string' || !spec.workingDir.startsWith('/'))) fail('workingDir', 'an absolute path', spec.workingDir);
   if (spec.username !== undefined && (typeof spec.username !== 'string' || !spec.username)) fail('username', 'a user name or uid', spec.username);
-  if (spec.userId !== undefined && (!Number.isInteger(spec.userId) || spec.userId < 0 || spec.userId > MAX_USER_ID)) fail('userId', `an integer from 0 to ${MAX_USER_ID}`, spec.userId);
+  if (spec.userId !== undefined && !isUserId(spec.userId)) fail('userId', `an integer from 0 to ${MAX_USER_ID}`, spec.userId);
   if (spec.userId !== undefined && spec.username === undefined) fail('userId', 'given with username', spec.userId);
   if (spec.runtimeClass !== undefined && (typeof spec.runtimeClass !== 'string' || !spec.runtimeClass)) fail('runtimeClass', 'a runtime name', spec.runtimeClass);
   for (const [name, value] of Object.entries(spec.env ?? fail('env', 'an object', spec.env))) {

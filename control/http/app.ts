@@ -5,7 +5,7 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
-import { MAX_USER_ID, type ApiHealth, type StartRequest } from '@runtime-client/protocol';
+import { MAX_USER_ID, parseUserId, type ApiHealth, type StartRequest } from '@runtime-client/protocol';
 import type { Driver } from '../driver.js';
 import type { Lifecycle, RuntimeRecord, StartParams } from '../lifecycle/api.js';
 import { jsonBody } from './body.js';
@@ -194,8 +194,8 @@ export function startParams(body: StartRequest): StartParams {
 /** OpenHands' `--user-id N` from the start command: a uid for the user it names, else a 400 naming `command`. */
 function userIdOf(raw: string | undefined, username: string | undefined): number | undefined {
   if (raw === undefined || username === undefined) return undefined;
-  const uid = /^\d{1,10}$/.test(raw) ? Number(raw) : NaN;
-  if (!(uid <= MAX_USER_ID)) throw new ControlApiError('bad_request', `command: --user-id must be a uid from 0 to ${MAX_USER_ID}, got ${JSON.stringify(raw.slice(0, 40))}`, { field: 'command' });
+  const uid = parseUserId(raw);
+  if (uid === undefined) throw new ControlApiError('bad_request', `command: --user-id must be a uid from 0 to ${MAX_USER_ID}, got ${JSON.stringify(raw.slice(0, 40))}`, { field: 'command' });
   return uid;
 }
 
