@@ -6,6 +6,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 import { MAX_USER_ID, parseUserId, type ApiHealth, type StartRequest } from '@runtime-client/protocol';
+import { withDeadline } from '../deadline.js';
 import type { Driver } from '../driver.js';
 import type { Lifecycle, RuntimeRecord, StartParams } from '../lifecycle/api.js';
 import { jsonBody } from './body.js';
@@ -109,10 +110,8 @@ export function createApp(ctx: AppContext): express.Express {
       return known(ctx.builds.status(build_id), `no build ${JSON.stringify(build_id)}`);
     },
     'get /health': async (): Promise<ApiHealth> => {
-      const pingError = await Promise.race([
-        ctx.driver.ping().then(() => null, (e: Error) => `${ctx.driver.name}: ${e.message}`),
-        new Promise<string>((done) => setTimeout(done, HEALTH_PING_TIMEOUT_MS, `${ctx.driver.name}: no answer to a ping within ${HEALTH_PING_TIMEOUT_MS} ms`).unref()),
-      ]);
+      const ping = ctx.driver.ping().then(() => null, (e: Error) => `${ctx.driver.name}: ${e.message}`);
+      const pingError = await withDeadline(ping, HEALTH_PING_TIMEOUT_MS, () => new Error(`${ctx.driver.name}: no answer to a ping within ${HEALTH_PING_TIMEOUT_MS} ms`)).catch((e: Error) => e.message);
       // degraded: the backend does not answer, or it answers again and the lifecycle has not reconciled with it yet.
       const lifecycleDown = lifecycle.backendUnavailable();
       const why = pingError ?? (lifecycleDown === null ? null : `${lifecycleDown} (the service reconciles with the backend once it answers)`);

@@ -3,6 +3,7 @@
 // through the engine's port forwarder (docker-proxy), one more process hop than the bridge address
 // (~0.1 ms per request here); with Docker Desktop or a remote engine the bridge is not reachable,
 // the probe fails, and the direct URL stays.
+import { withDeadline } from '../deadline.js';
 import type { DockerDriver } from '../docker/index.js';
 import { CONTAINER_PORT } from '../docker/spec.js';
 import type { RuntimeRecord } from '../lifecycle/api.js';
@@ -19,18 +20,12 @@ export function dockerBridgeRoute(driver: DockerDriver): (record: RuntimeRecord)
       .find((a): a is string => !!a);
     if (!ip) return null;
     const url = `http://${ip.includes(':') ? `[${ip}]` : ip}:${CONTAINER_PORT}`;
-    // A plain timer as well as the abort: the probe ends even when an abort is not honoured.
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), PROBE_TIMEOUT_MS + 100)));
     const probe = (async () => {
       const res = await fetch(`${url}/alive`, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
       await res.arrayBuffer().catch(() => undefined);
       return url;
-    })().catch(() => null);
-    try {
-      return await Promise.race([probe, late]);
-    } finally {
-      clearTimeout(timer);
-    }
+    })();
+    // The plain timer a little after the signal's: the probe ends even when the abort is not honoured.
+    return withDeadline(probe, PROBE_TIMEOUT_MS + 100, () => new Error('no answer')).catch(() => null);
   };
 }

@@ -1,5 +1,6 @@
 // Waiting for a new runtime's server: GET <url>/alive answers 200 once its default shell is ready.
 import http from 'node:http';
+import { withDeadline } from '../deadline.js';
 
 /** Calls `nudge` when the server may just have become ready; resolves when no more nudges will come (Driver.readiness). */
 export type Readiness = (nudge: () => void, signal: AbortSignal) => Promise<void>;
@@ -49,7 +50,7 @@ class Hints {
 
   /** Waits `ms`, or less when a nudge comes (or the nudges stop). */
   pause(ms: number): Promise<void> {
-    if (this.pending || (!this.live && ms <= MIN_GAP_MS)) return new Promise((r) => setTimeout(r, MIN_GAP_MS));
+    if (this.pending) return new Promise((r) => setTimeout(r, MIN_GAP_MS));
     return new Promise((resolve) => {
       const timer = setTimeout(done, ms);
       function done() {
@@ -86,27 +87,17 @@ async function poll(url: string, timeoutMs: number, signal: AbortSignal | undefi
     const probeMs = Math.max(1, Math.min(2000, deadline - Date.now()));
     hints.pending = false;
     const abort = new AbortController();
-    // A plain timer as well as the signal: a probe must end even if a connection the engine's
-    // port proxy accepted never answers and the abort is not honoured.
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        abort.abort(new Error('probe timed out'));
-        reject(new Error(`no answer within ${probeMs} ms`));
-      }, probeMs);
-    });
-    late.catch(() => {});
     try {
       const probe = get(`${url}/alive`, AbortSignal.any([abort.signal, ...(signal ? [signal] : [])]));
-      probe.catch(() => {});
-      const status = await Promise.race([probe, late]);
+      const status = await withDeadline(probe, probeMs, () => {
+        abort.abort(new Error('probe timed out'));
+        return new Error(`no answer within ${probeMs} ms`);
+      });
       if (status === 200) return;
       last = `HTTP ${status}`;
     } catch (e) {
       signal?.throwIfAborted();
       last = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message;
-    } finally {
-      clearTimeout(timer);
     }
     const pause = hints.live ? NUDGED_POLL_MS : Date.now() - began < 3000 ? 10 * Math.max(1, Math.ceil(inFlight / 4)) : 100;
     if (Date.now() >= deadline) throw new Error(`its server did not answer /alive within ${timeoutMs} ms (last: ${last})`);

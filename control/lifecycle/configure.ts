@@ -2,20 +2,15 @@
 // for one POST /configure (PROTOCOL.md) that gives it the session's key, environment, working dir
 // and user. The start key never leaves the service; the new one is the session's.
 import type { ConfigureRequest } from '@runtime-client/protocol';
+import { withDeadline } from '../deadline.js';
 
 /**
  * POSTs `body` to `<url>/configure` with the sandbox's start key; resolves once the server says
  * its default session is ready, rejects with a sentence (the server's error code and message, or
  * what went wrong on the way) otherwise. Ends within `timeoutMs` whatever the server does.
  */
-export async function configure(url: string, startKey: string, body: ConfigureRequest, timeoutMs: number, signal?: AbortSignal): Promise<void> {
-  const abort = AbortSignal.any([AbortSignal.timeout(timeoutMs), ...(signal ? [signal] : [])]);
-  let timer: NodeJS.Timeout | undefined;
-  // A plain timer as well as the signal, as for /alive: the call ends even if an abort is not honoured.
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`/configure gave no answer within ${timeoutMs} ms`)), timeoutMs + 100);
-  });
-  late.catch(() => {});
+export async function configure(url: string, startKey: string, body: ConfigureRequest, timeoutMs: number): Promise<void> {
+  const abort = AbortSignal.timeout(timeoutMs);
   const call = (async () => {
     const res = await fetch(`${url}/configure`, {
       method: 'POST',
@@ -35,11 +30,10 @@ export async function configure(url: string, startKey: string, body: ConfigureRe
     throw new Error(`/configure answered ${res.status} (${why})`);
   })();
   try {
-    await Promise.race([call, late]);
+    // The plain timer a little after the signal's: the call ends even if the abort is not honoured.
+    await withDeadline(call, timeoutMs + 100, () => new Error(`/configure gave no answer within ${timeoutMs} ms`));
   } catch (e) {
     const cause = (e as { cause?: { code?: string } }).cause?.code;
     throw new Error(cause ? `/configure failed: ${cause}` : (e as Error).message);
-  } finally {
-    clearTimeout(timer);
   }
 }
