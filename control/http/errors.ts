@@ -2,26 +2,27 @@
 // of each code is set here and only here. Lifecycle and driver errors map onto these codes in
 // toControlApiError, so a route never picks a status itself.
 import * as z from 'zod';
+import { RUNTIME_API_ERRORS } from '@runtime-client/protocol';
 import { ControlError } from '../errors.js';
 import type { ZodError } from 'zod';
 import { DriverError } from '../driver.js';
 import { LifecycleError } from '../lifecycle/api.js';
 
-/** Every code the service refuses a request with, its HTTP status and what it means. */
+/** Every code the service refuses a request with, its HTTP status and what it means; the codes RUNTIME-API.md adds to PROTOCOL.md's come from protocol/. */
 export const CONTROL_API_ERRORS = {
   bad_request: { status: 400, meaning: 'The body, query or a field is malformed or out of bounds; `details.field` (and `details.issues` for a schema failure) names it.' },
-  image_not_found: { status: 400, meaning: 'The image is not on the backend (and cannot be pulled); nothing was created.' },
+  image_not_found: RUNTIME_API_ERRORS.image_not_found,
   unauthorized: { status: 401, meaning: 'The X-API-Key header is missing or wrong.' },
   not_found: { status: 404, meaning: 'No such route, runtime, session or build; or the runtime behind /r/{runtime_id} is stopped.' },
   request_timeout: { status: 408, meaning: 'The request body did not arrive within the body timeout; the connection is closed.' },
   conflict: { status: 409, meaning: 'The runtime is in a state that does not allow this now (it is being started or stopped).' },
   payload_too_large: { status: 413, meaning: 'A JSON body over 1 MiB, or a /build upload over --max-build-mb.' },
-  too_many_runtimes: { status: 429, meaning: 'More than --max-runtimes runtimes would be running or paused; nothing was created. Retry-After says when to try again.' },
+  too_many_runtimes: RUNTIME_API_ERRORS.too_many_runtimes,
   internal: { status: 500, meaning: 'A fault of the service; the request may be sent again.' },
   runtime_unreachable: { status: 502, meaning: "/r/{runtime_id}: the runtime's server did not answer (it died or is restarting)." },
   unavailable: { status: 503, meaning: '/r/{runtime_id}: the runtime is still starting, or coming back after its sandbox died; answered at once, with Retry-After.' },
   paused: { status: 503, meaning: '/r/{runtime_id}: the runtime is paused (POST /resume brings it back); answered at once, with Retry-After.' },
-  backend_unavailable: { status: 503, meaning: 'The backend (the Docker engine) does not answer.' },
+  backend_unavailable: RUNTIME_API_ERRORS.backend_unavailable,
 } as const;
 export type ControlApiErrorCode = keyof typeof CONTROL_API_ERRORS;
 
