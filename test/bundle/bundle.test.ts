@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, symlinkSync, copyFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { collectLogs } from '../helpers/server.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -137,14 +137,7 @@ function startLogged(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promi
     let port = 0;
     const timer = setTimeout(() => reject(new Error(`no "default session ready" in 20 s: ${JSON.stringify(logs)} ${stderr}`)), 20_000);
     proc.once('exit', (code) => reject(new Error(`exited with ${code} before it was ready: ${JSON.stringify(logs)} ${stderr}`)));
-    createInterface({ input: proc.stdout! }).on('line', (line) => {
-      let entry: Record<string, unknown>;
-      try {
-        entry = JSON.parse(line);
-      } catch {
-        entry = { raw: line };
-      }
-      logs.push(entry);
+    collectLogs(proc, logs, (entry) => {
       if (entry.msg === 'listening') port = entry.port as number;
       if (entry.msg === 'default session ready' && port) {
         clearTimeout(timer);

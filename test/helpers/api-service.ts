@@ -4,10 +4,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { LABELS } from '../../control/driver.js';
 import { removeLabelled } from '../docker/engine.js';
-import { HOST_CLI } from './server.js';
+import { HOST_CLI, collectLogs } from './server.js';
 
 export interface ApiService {
   /** http://127.0.0.1:<port> */
@@ -48,14 +47,7 @@ export async function startApiService(o: { key?: string | null; args?: string[] 
       clearTimeout(timer);
       reject(new Error(`runtime-client api exited with ${code} before listening: ${stderr}${JSON.stringify(logs)}`));
     });
-    createInterface({ input: proc.stdout! }).on('line', (line) => {
-      let entry: Record<string, unknown>;
-      try {
-        entry = JSON.parse(line);
-      } catch {
-        entry = { raw: line };
-      }
-      logs.push(entry);
+    collectLogs(proc, logs, (entry) => {
       if (entry.msg === 'runtime API listening' && typeof entry.url === 'string') {
         if (typeof entry.service === 'string' && entry.service) serviceId = entry.service;
         clearTimeout(timer);

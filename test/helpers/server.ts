@@ -89,15 +89,23 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
 export function listenedOn(proc: ChildProcess, logs: Record<string, any>[]): Promise<number> {
   return new Promise<number>((resolve, reject) => {
     proc.once('exit', (code) => reject(new Error(`server exited with ${code} before listening: ${JSON.stringify(logs)}`)));
-    createInterface({ input: proc.stdout! }).on('line', (line) => {
-      try {
-        const entry = JSON.parse(line);
-        logs.push(entry);
-        if (entry.msg === 'listening') resolve(entry.port);
-      } catch {
-        logs.push({ raw: line });
-      }
+    collectLogs(proc, logs, (entry) => {
+      if (entry.msg === 'listening') resolve(entry.port);
     });
+  });
+}
+
+/** Keeps each line `proc` writes on stdout in `logs`, parsed as JSON (`{raw}` when it is not), and hands it to `onEntry`. */
+export function collectLogs(proc: ChildProcess, logs: Record<string, any>[], onEntry: (entry: Record<string, any>) => void = () => {}): void {
+  createInterface({ input: proc.stdout! }).on('line', (line) => {
+    let entry: Record<string, any>;
+    try {
+      entry = JSON.parse(line);
+    } catch {
+      entry = { raw: line };
+    }
+    logs.push(entry);
+    onEntry(entry);
   });
 }
 
